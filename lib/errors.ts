@@ -1,0 +1,44 @@
+import createError, { createRFC9457Error } from '@fastify/error'
+import type { CheckResult } from './report.js'
+
+/** Problem `type` URIs; they point at the README section that explains each problem. */
+export const PROBLEM_TYPES = Object.freeze({
+  upstreamUnauthorized: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized',
+  keyFailing: 'https://www.npmjs.com/package/fastify-keyguard#problem-key-failing'
+})
+
+/** Invalid plugin options; thrown at register. A `TypeError`. */
+export const FST_KEYGUARD_OPTIONS = createError<[string]>('FST_KEYGUARD_OPTIONS', 'Invalid fastify-keyguard options: %s', 500, TypeError)
+
+/** `ready()`/`listen()` rejected: a key failed its checks under `onInvalid: 'refuse'`. `.checks` holds the failing results. */
+export const FST_KEYGUARD_BOOT_REFUSED = createError<[string]>('FST_KEYGUARD_BOOT_REFUSED', 'fastify-keyguard refused to boot: %s', 500)
+
+/** `keyguard.key(name)` on a key that cannot be used (missing, malformed, unknown). */
+export const FST_KEYGUARD_KEY_UNAVAILABLE = createError<[string]>('FST_KEYGUARD_KEY_UNAVAILABLE', '%s', 500)
+
+/** The problem sent when an upstream rejected the server's own credentials (502 by default). */
+export const FST_KEYGUARD_UPSTREAM_UNAUTHORIZED = createRFC9457Error<'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', 502, [string]>(
+  'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED',
+  'The upstream service rejected this server\'s credentials for "%s". This is a server-side problem; the request may succeed once the operators fix the key.',
+  502,
+  { type: PROBLEM_TYPES.upstreamUnauthorized, title: 'Upstream credentials rejected' }
+)
+
+/** The problem sent by a gated route while its key is failing (503 with `Retry-After`). */
+export const FST_KEYGUARD_KEY_FAILING = createRFC9457Error<'FST_KEYGUARD_KEY_FAILING', 503, [string]>(
+  'FST_KEYGUARD_KEY_FAILING',
+  'This endpoint depends on an upstream service whose credentials ("%s") are not working. It is a server-side problem; retry after the time in Retry-After.',
+  503,
+  { type: PROBLEM_TYPES.keyFailing, title: 'Upstream credentials unavailable' }
+)
+
+/** The error `ready()` rejects with when keyguard refuses to boot. */
+export type BootRefusedError = InstanceType<typeof FST_KEYGUARD_BOOT_REFUSED> & { checks: CheckResult[] }
+
+/** Builds the boot refusal: one line per failing key with provider, variable, cause, fingerprint and fix. */
+export function bootRefused (checks: CheckResult[]): BootRefusedError {
+  const lines = checks.map((check) => `\n  - [${check.name}] ${check.cause}${check.fingerprint === undefined ? '' : ` (${check.fingerprint})`}: ${check.message} Fix: ${check.fix}`)
+  const err = new FST_KEYGUARD_BOOT_REFUSED(`${checks.length} key${checks.length === 1 ? '' : 's'} failed${lines.join('')}`) as BootRefusedError
+  err.checks = checks
+  return err
+}

@@ -1,0 +1,392 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { FST_KEYGUARD_KEY_UNAVAILABLE } from './errors.js'
+import { inspect } from './inspect.js'
+import type { ResolvedKey, ResolvedOptions } from './options.js'
+import { probe, sleep } from './probe.js'
+import { foreignPrefixes, providers } from './providers/index.js'
+import type { ProviderSpec } from './providers/types.js'
+import { fingerprint, scrub } from './redact.js'
+import { aggregate } from './report.js'
+import type { Change, CheckResult, Report } from './report.js'
+import { readSource } from './source.js'
+import type { Env, Reading } from './source.js'
+import { undici } from './undici.js'
+import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
+import type { NoteCode, Subject, Verdict } from './verdict.js'
+
+/** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
+export const SUSPECT_GAP = 5_000
+/** Re-reads of a changed, now-broken source before it counts (a half-written file during rotation). */
+const SETTLE = { tries: 3, wait: 250 }
+const BACKOFF = { base: 1_000, cap: 300_000, floor: 100 }
+/** Keys checked at once at boot. */
+const CONCURRENCY = 16
+
+interface Entry {
+  spec: ResolvedKey
+  result: CheckResult
+  /** The clean key in use, when one passed inspection. Never logged. */
+  secret: string | undefined
+  inflight: Promise<void> | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Consecutive failing checks, for backoff. */
+  failures: number
+  lastSuspect: number
+  retryAfterMs: number | undefined
+  /** `performance.now()` of the next scheduled check. */
+  nextAt: number | undefined
+}
+
+const ALL_PROVIDERS: readonly ProviderSpec[] = Object.values(providers)
+
+function proxyEnv (env: Env): { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined {
+  // undici's rule: the lower-case variable wins over the upper-case one.
+  const pick = (name: string): string | undefined => env[name.toLowerCase()] ?? env[name]
+  const httpProxy = pick('HTTP_PROXY')
+  const httpsProxy = pick('HTTPS_PROXY')
+  if ((httpProxy ?? '') === '' && (httpsProxy ?? '') === '') return undefined
+  const out: { httpProxy?: string, httpsProxy?: string, noProxy?: string } = {}
+  if (httpProxy !== undefined && httpProxy !== '') out.httpProxy = httpProxy
+  if (httpsProxy !== undefined && httpsProxy !== '') out.httpsProxy = httpsProxy
+  const noProxy = pick('NO_PROXY')
+  if (noProxy !== undefined) out.noProxy = noProxy
+  return out
+}
+
+/**
+ * Per-key state and everything that changes it: the boot check, periodic rechecks with jitter and
+ * backoff, singleflight, rotation, suspicion raised by upstream 401s, transitions and their events.
+ * The only stateful module; health routes, the route gate and the decorator read from it.
+ */
+export class Guard {
+  readonly #options: ResolvedOptions
+  readonly #log: FastifyBaseLogger
+  readonly #entries = new Map<string, Entry>()
+  readonly #controller = new AbortController()
+  readonly #random: () => number
+  #closed = false
+  #version = 0
+  #report: Report | undefined
+  #dispatcher: Dispatcher | undefined
+  #ownDispatcher = false
+  #dotenvSchema: Record<string, unknown> | undefined
+
+  constructor (options: ResolvedOptions, log: FastifyBaseLogger, random: () => number = Math.random) {
+    this.#options = options
+    this.#log = log
+    this.#random = random
+    const checkedAt = new Date().toISOString()
+    for (const spec of options.keys) {
+      const subject = this.#subject(spec, spec.env)
+      const { message, fix } = describe({ cause: 'pending', reason: 'pending' }, subject)
+      this.#entries.set(spec.name, {
+        spec,
+        result: { name: spec.name, provider: spec.provider.id, env: spec.env, status: 'fail', cause: 'pending', reason: 'pending', message, fix, source: 'none', checkedAt },
+        secret: undefined,
+        inflight: undefined,
+        timer: undefined,
+        failures: 0,
+        lastSuspect: -Infinity,
+        retryAfterMs: undefined,
+        nextAt: undefined
+      })
+    }
+  }
+
+  /** Increases with every change of any key; lets readers cache what they render. */
+  get version (): number {
+    return this.#version
+  }
+
+  /** Whether a key of this name is guarded. */
+  has (name: string): boolean {
+    return this.#entries.has(name)
+  }
+
+  /** Key names, in option order. */
+  names (): string[] {
+    return [...this.#entries.keys()]
+  }
+
+  /** Base URLs of the keys, to recognise their answers in upstream traffic. */
+  origins (): Array<{ name: string, provider: string, baseUrl: string }> {
+    return [...this.#entries.values()].map(({ spec }) => ({ name: spec.name, provider: spec.provider.id, baseUrl: spec.baseUrl }))
+  }
+
+  /** The current result of one key. */
+  result (name: string): CheckResult | undefined {
+    return this.#entries.get(name)?.result
+  }
+
+  /** Every key's current result and the aggregate status. Holds no secret. */
+  report (): Report {
+    if (this.#report === undefined) {
+      const checks: Record<string, CheckResult> = {}
+      for (const [name, entry] of this.#entries) checks[name] = entry.result
+      this.#report = { status: aggregate(Object.values(checks).map((check) => check.status)), checks }
+    }
+    return structuredClone(this.#report)
+  }
+
+  /** The aggregate status, without copying anything. */
+  status (): Report['status'] {
+    return aggregate([...this.#entries.values()].map((entry) => entry.result.status))
+  }
+
+  /** The clean current key. Throws `FST_KEYGUARD_KEY_UNAVAILABLE` when it is unknown, missing or malformed. */
+  key (name?: string): string {
+    const entry = this.#pick(name)
+    if (entry.secret === undefined) {
+      const r = entry.result
+      throw new FST_KEYGUARD_KEY_UNAVAILABLE(`Key "${entry.spec.name}" (${r.env}) cannot be used: ${r.cause}. ${r.message} Fix: ${r.fix}`)
+    }
+    return entry.secret
+  }
+
+  /** Every current secret, for scrubbing text that may echo one. */
+  secrets (): string[] {
+    return [...this.#entries.values()].flatMap((entry) => entry.secret === undefined ? [] : [entry.secret])
+  }
+
+  /** The first of `names` whose key a gated route must not use now, if any. */
+  blocking (names: readonly string[]): string | undefined {
+    for (const name of names) {
+      const result = this.#entries.get(name)?.result
+      if (result === undefined || result.status === 'fail' || result.reason === 'not-configured') return name
+    }
+    return undefined
+  }
+
+  /** Seconds until the next check of any of `names` (for `Retry-After`), between 1 and 300. */
+  retryAfter (names: readonly string[]): number {
+    const now = performance.now()
+    let soonest = Infinity
+    for (const name of names) {
+      const next = this.#entries.get(name)?.nextAt
+      if (next !== undefined) soonest = Math.min(soonest, next - now)
+    }
+    if (soonest === Infinity) return 60
+    return Math.min(300, Math.max(1, Math.ceil(soonest / 1000)))
+  }
+
+  /** The boot check: every key concurrently (at most 16 at a time), each probe ending by `deadline`. */
+  async start (deadline: number): Promise<Report> {
+    const queue = [...this.#entries.values()]
+    const worker = async (): Promise<void> => {
+      for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) await this.#run(entry, deadline)
+    }
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker))
+    return this.report()
+  }
+
+  /** Re-reads and re-probes one key, or all; joins a check already running. Resolves to the new report. */
+  async recheck (name?: string): Promise<Report> {
+    const entries = name === undefined ? [...this.#entries.values()] : [this.#pick(name)]
+    await Promise.all(entries.map((entry) => this.#run(entry)))
+    return this.report()
+  }
+
+  /**
+   * An upstream answered 401 to this key at runtime. Rechecks it now unless a check is running, the key
+   * is already known to fail, or the last such recheck started less than `SUSPECT_GAP` ms ago.
+   */
+  suspect (name: string): void {
+    const entry = this.#entries.get(name)
+    if (entry === undefined || this.#closed || entry.inflight !== undefined || entry.result.status === 'fail') return
+    const now = performance.now()
+    if (now - entry.lastSuspect < SUSPECT_GAP) return
+    entry.lastSuspect = now
+    this.#log.warn({ keyguard: { key: name, provider: entry.spec.provider.id } }, `fastify-keyguard: the upstream rejected key "${name}" at runtime; rechecking it`)
+    this.#run(entry)
+  }
+
+  /** Stops every timer and aborts every probe at once; a check that ends later changes nothing. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#controller.abort(new DOMException('fastify-keyguard is closing', 'AbortError'))
+    for (const entry of this.#entries.values()) {
+      clearTimeout(entry.timer)
+      entry.timer = undefined
+    }
+    if (this.#ownDispatcher) {
+      this.#dispatcher?.destroy().catch(() => {})
+      this.#dispatcher = undefined
+    }
+  }
+
+  #pick (name: string | undefined): Entry {
+    if (name === undefined) {
+      if (this.#entries.size === 1) return this.#entries.values().next().value as Entry
+      throw new FST_KEYGUARD_KEY_UNAVAILABLE(`Several keys are guarded (${this.names().join(', ')}); name one`)
+    }
+    const entry = this.#entries.get(name)
+    if (entry === undefined) throw new FST_KEYGUARD_KEY_UNAVAILABLE(`No key named "${name}"; guarded keys: ${this.names().join(', ')}`)
+    return entry
+  }
+
+  #subject (spec: ResolvedKey, where: string, fp?: string): Subject {
+    return { label: spec.provider.label, where, env: spec.env, fingerprint: fp, dashboard: spec.provider.dashboard }
+  }
+
+  /** Runs one check of `entry` unless one is running (singleflight); never rejects. */
+  #run (entry: Entry, deadline?: number): Promise<void> {
+    if (entry.inflight !== undefined) return entry.inflight
+    if (this.#closed) return Promise.resolve()
+    clearTimeout(entry.timer)
+    entry.timer = undefined
+    const run = this.#check(entry, deadline)
+      .catch((err: unknown) => this.#internal(entry, err))
+      .then((next) => {
+        entry.inflight = undefined
+        if (this.#closed || next === undefined) return
+        this.#apply(entry, next)
+        this.#schedule(entry)
+      })
+    entry.inflight = run
+    return run
+  }
+
+  #internal (entry: Entry, err: unknown): Next {
+    const code = (err as { code?: unknown })?.code
+    const message = scrub(String((err as Error)?.message ?? err), this.secrets())
+    this.#log.error({ keyguard: { key: entry.spec.name, code: typeof code === 'string' ? code : undefined }, err: { message, code } }, 'fastify-keyguard: checking a key failed unexpectedly')
+    return { verdict: { cause: 'unreachable', reason: 'internal' }, reading: { source: 'none', where: entry.spec.env, notes: [] }, notes: [], secret: entry.secret }
+  }
+
+  async #env (): Promise<Env> {
+    if (this.#options.dotenv === false) return this.#options.env
+    const { default: envSchema } = await import('env-schema')
+    if (this.#dotenvSchema === undefined) {
+      const properties: Record<string, { type: 'string' }> = {}
+      for (const { spec } of this.#entries.values()) {
+        properties[spec.env] = { type: 'string' }
+        properties[`${spec.env}_FILE`] = { type: 'string' }
+      }
+      this.#dotenvSchema = { type: 'object', properties }
+    }
+    const loaded = envSchema({ schema: this.#dotenvSchema, dotenv: { path: this.#options.dotenv }, env: false, data: [{ ...this.#options.env }] })
+    return { ...this.#options.env, ...loaded } as Env
+  }
+
+  #transport (): Dispatcher | undefined {
+    if (this.#options.probe !== false && this.#options.probe.dispatcher !== undefined) return this.#options.probe.dispatcher
+    if (this.#dispatcher === undefined) {
+      const proxy = proxyEnv(this.#options.env)
+      if (proxy === undefined) return undefined
+      this.#dispatcher = new (undici().EnvHttpProxyAgent)(proxy)
+      this.#ownDispatcher = true
+    }
+    return this.#dispatcher
+  }
+
+  async #read (entry: Entry): Promise<{ reading: Reading, verdict?: Verdict, secret?: string, notes: NoteCode[] }> {
+    const { spec } = entry
+    const source = { name: spec.name, env: spec.env, value: spec.value, words: [spec.provider.id.toUpperCase(), spec.env.split('_')[0] as string] }
+    const reading = await readSource(source, await this.#env())
+    if (reading.verdict !== undefined) return { reading, verdict: reading.verdict, notes: reading.notes }
+    const inspection = inspect(reading.value as string, spec.provider, ALL_PROVIDERS, foreignPrefixes)
+    const notes = [...reading.notes, ...inspection.notes]
+    if (!inspection.ok) return { reading, verdict: inspection.verdict, notes }
+    return { reading, secret: inspection.key, notes }
+  }
+
+  async #check (entry: Entry, deadline?: number): Promise<Next | undefined> {
+    const { spec } = entry
+    let read = await this.#read(entry)
+    // A source that changed into something broken while the key in use works may be mid-rotation
+    // (truncated, then written): read again a few times before believing it.
+    for (let tries = 0; read.verdict !== undefined && entry.secret !== undefined && entry.result.status !== 'fail' && tries < SETTLE.tries && !this.#closed; tries++) {
+      await sleep(SETTLE.wait, this.#controller.signal)
+      read = await this.#read(entry)
+    }
+    const base = { reading: read.reading, notes: read.notes, secret: read.secret }
+    if (read.verdict !== undefined) {
+      if (!spec.required && read.verdict.reason === 'unset') return { ...base, verdict: { cause: 'unchecked', reason: 'not-configured', facts: read.verdict.facts ?? {} } }
+      return { ...base, verdict: read.verdict }
+    }
+    const settings = this.#options.probe
+    if (settings === false || !spec.probe) return { ...base, verdict: { cause: 'unchecked', reason: 'probe-disabled' } }
+    const verdict = await probe(spec.baseUrl, spec.provider, read.secret as string, {
+      timeout: settings.timeout,
+      retries: settings.retries,
+      dispatcher: this.#transport(),
+      signal: this.#controller.signal,
+      random: this.#random,
+      ...(deadline === undefined ? {} : { deadline })
+    })
+    if (verdict.reason === 'aborted') return undefined
+    return { ...base, verdict }
+  }
+
+  #apply (entry: Entry, next: Next): void {
+    const { spec } = entry
+    const { verdict, reading, notes } = next
+    const fp = next.secret === undefined ? undefined : fingerprint(next.secret, spec.provider.key?.prefixes)
+    const subject = this.#subject(spec, reading.where, fp)
+    const { message, fix } = describe(verdict, subject)
+    const result: CheckResult = {
+      name: spec.name,
+      provider: spec.provider.id,
+      env: spec.env,
+      status: statusOf(verdict.cause, this.#options.onUnreachable),
+      cause: verdict.cause,
+      reason: verdict.reason,
+      message,
+      fix,
+      source: reading.source,
+      checkedAt: new Date().toISOString()
+    }
+    if (fp !== undefined) result.fingerprint = fp
+    if (verdict.latencyMs !== undefined) result.latencyMs = verdict.latencyMs
+    if (verdict.httpStatus !== undefined) result.httpStatus = verdict.httpStatus
+    if (verdict.requestId !== undefined) result.requestId = verdict.requestId
+    if (notes.length > 0) result.notes = describeNotes(notes, subject)
+    entry.secret = next.secret
+    entry.retryAfterMs = verdict.retryAfterMs
+    const previous = entry.result
+    entry.result = result
+    this.#version++
+    this.#report = undefined
+    if (previous.cause === result.cause && previous.status === result.status && previous.fingerprint === result.fingerprint) return
+    let level = CAUSES[result.cause].level
+    if (level === 'info' && result.notes !== undefined) level = 'warn'
+    const { name, provider, env, status, cause, reason, httpStatus, latencyMs } = result
+    this.#log[level]({ keyguard: { key: name, provider, env, status, cause, reason, fingerprint: fp, httpStatus, latencyMs, from: previous.cause, notes: result.notes } }, `fastify-keyguard: ${message}${cause === 'valid' || cause === 'unchecked' ? '' : ` Fix: ${fix}`}`)
+    if (this.#options.onChange !== undefined) {
+      const change: Change = { name, previous, current: structuredClone(result) }
+      try {
+        this.#options.onChange(this.report(), change)
+      } catch (err) {
+        this.#log.error({ err }, 'fastify-keyguard: the onChange callback threw')
+      }
+    }
+  }
+
+  #schedule (entry: Entry): void {
+    const settings = this.#options.probe
+    if (settings === false || settings.interval === 0) return
+    const { status, cause } = entry.result
+    let delay: number
+    if (status === 'fail' || cause === 'unreachable') {
+      entry.failures++
+      const cap = Math.min(settings.interval, BACKOFF.cap)
+      // Full jitter (AWS "Exponential Backoff and Jitter"), with a floor so a failing key never spins.
+      delay = Math.max(Math.min(BACKOFF.floor, cap), this.#random() * Math.min(cap, BACKOFF.base * 2 ** (entry.failures - 1)))
+    } else {
+      entry.failures = 0
+      delay = settings.interval * (1 + settings.jitter * (2 * this.#random() - 1))
+    }
+    if (entry.retryAfterMs !== undefined) delay = Math.max(delay, entry.retryAfterMs)
+    entry.nextAt = performance.now() + delay
+    entry.timer = setTimeout(() => { this.#run(entry) }, delay)
+  }
+}
+
+interface Next {
+  verdict: Verdict
+  reading: Reading
+  notes: NoteCode[]
+  secret: string | undefined
+}

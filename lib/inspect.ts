@@ -1,0 +1,188 @@
+import type { ProviderSpec } from './providers/types.js'
+import type { NoteCode, Verdict } from './verdict.js'
+
+/** The result of the offline checks: a clean key, or the verdict that stops it from being sent anywhere. */
+export type Inspection =
+  | { ok: true, key: string, notes: NoteCode[] }
+  | { ok: false, verdict: Verdict, notes: NoteCode[] }
+
+/** Default length window when a provider gives none. */
+export const KEY_LENGTH = Object.freeze({ min: 16, max: 1024 })
+
+const NAMES: Record<number, string> = {
+  0x00: 'null character',
+  0x09: 'tab',
+  0x0a: 'line feed',
+  0x0d: 'carriage return',
+  0x1b: 'escape',
+  0x7f: 'delete',
+  0xa0: 'no-break space',
+  0xad: 'soft hyphen',
+  0x034f: 'combining grapheme joiner',
+  0x061c: 'Arabic letter mark',
+  0x180e: 'Mongolian vowel separator',
+  0x200b: 'zero-width space',
+  0x200c: 'zero-width non-joiner',
+  0x200d: 'zero-width joiner',
+  0x200e: 'left-to-right mark',
+  0x200f: 'right-to-left mark',
+  0x2010: 'Unicode hyphen',
+  0x2011: 'non-breaking hyphen',
+  0x2012: 'figure dash',
+  0x2013: 'en dash',
+  0x2014: 'em dash',
+  0x2018: 'left single quotation mark',
+  0x2019: 'right single quotation mark',
+  0x201c: 'left double quotation mark',
+  0x201d: 'right double quotation mark',
+  0x2026: 'horizontal ellipsis',
+  0x2028: 'line separator',
+  0x2029: 'paragraph separator',
+  0x202f: 'narrow no-break space',
+  0x2060: 'word joiner',
+  0x2212: 'minus sign',
+  0x3000: 'ideographic space',
+  0xfeff: 'zero-width no-break space (byte-order mark)'
+}
+
+function hex (code: number): string {
+  return 'U+' + code.toString(16).toUpperCase().padStart(4, '0')
+}
+
+/** A character's name and code point, e.g. `zero-width space (U+200B)`; never the character itself. */
+export function nameOf (code: number): string {
+  let name = NAMES[code]
+  if (name === undefined) {
+    if (code >= 0x0400 && code <= 0x04ff) name = 'Cyrillic letter (looks like a Latin one?)'
+    else if (code >= 0x0370 && code <= 0x03ff) name = 'Greek letter (looks like a Latin one?)'
+    else if (code >= 0xff01 && code <= 0xff5e) name = 'full-width form of an ASCII character'
+    else if (code >= 0x2000 && code <= 0x200a) name = 'Unicode space'
+    else if (code < 0x20 || (code >= 0x80 && code < 0xa0)) name = 'control character'
+    else name = 'character'
+  }
+  return `${name} (${hex(code)})`
+}
+
+const isControl = (code: number): boolean => code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)
+// Zero-width and format characters that render as nothing.
+const isInvisible = (code: number): boolean =>
+  code === 0xad || code === 0x034f || code === 0x061c || code === 0x180e || (code >= 0x200b && code <= 0x200f) ||
+  (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) || (code >= 0x2066 && code <= 0x2069) || code === 0xfeff
+
+/** First character (1-based position) that matches, and how many do. */
+function find (chars: readonly string[], test: (code: number) => boolean): { position: number, character: string, count: number } | undefined {
+  let first = -1
+  let count = 0
+  for (let i = 0; i < chars.length; i++) {
+    if (test((chars[i] as string).codePointAt(0) as number)) {
+      if (first < 0) first = i
+      count++
+    }
+  }
+  if (first < 0) return undefined
+  return { position: first + 1, character: nameOf((chars[first] as string).codePointAt(0) as number), count }
+}
+
+const PLACEHOLDER_WORDS = new Set([
+  'changeme', 'change_me', 'change-me', 'todo', 'tbd', 'fixme', 'replace_me', 'replaceme', 'replace-me', 'none', 'null',
+  'undefined', 'nil', 'empty', 'secret', 'password', 'apikey', 'api_key', 'api-key', 'key', 'token', 'dummy', 'placeholder',
+  'example', 'test', 'redacted', 'sample', 'default', 'false', 'true', 'nan'
+])
+
+const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
+  /^[<[(].*[>\])]$/, // <API_KEY>, [REDACTED], (your key)
+  /^[x*.•…_-]+$/i, // xxx, ***, ..., ———
+  /^(?:your|my|insert|enter|put|paste|add|replace)[\s_-]?.*(?:key|token|secret)/i,
+  /(?:key|token|secret)[\s_-]?(?:here|goes[\s_-]?here)$/i,
+  /^[a-z0-9]+[-_](?:\.{2,}|…|x{3,}|\*{3,})$/i, // sk-..., fw_xxx, sk-***
+  /^[a-z0-9]+[-_](?:your|my|xxx|example|placeholder|dummy|fake|sample|test|changeme)(?:[-_]|$)/i, // fw_your_fireworks_key
+  /x{6,}|\*{4,}|\.{3,}|…/i
+]
+
+const TEMPLATE = /\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|^%[A-Za-z_][A-Za-z0-9_]*%$|^\$[A-Za-z_][A-Za-z0-9_]*$/
+
+function isPlaceholder (value: string, env: string): boolean {
+  const lower = value.toLowerCase()
+  if (PLACEHOLDER_WORDS.has(lower) || value === env) return true
+  return PLACEHOLDER_PATTERNS.some((pattern) => pattern.test(value))
+}
+
+/** The label of the provider or service whose distinctive prefix the value carries, if not the expected one. */
+function foreignOwner (value: string, own: ProviderSpec, others: readonly ProviderSpec[], services: ReadonlyArray<{ label: string, prefix: string }>): string | undefined {
+  if ((own.key?.prefixes ?? []).some((prefix) => value.startsWith(prefix))) return undefined
+  if (own.key?.pattern?.test(value) === true) return undefined
+  for (const other of others) {
+    if (other.id === own.id) continue
+    if ((other.key?.prefixes ?? []).some((prefix) => value.startsWith(prefix))) return other.label
+  }
+  // The base64 of "OpenAI" marks every OpenAI key, the legacy unprefixed ones too.
+  if (own.id !== 'openai' && value.includes('T3BlbkFJ')) return 'OpenAI'
+  return services.find((service) => value.startsWith(service.prefix))?.label
+}
+
+function looksBase64 (value: string, own: ProviderSpec): boolean {
+  const prefixes = own.key?.prefixes ?? []
+  let text = value
+  for (let round = 0; round < 2; round++) {
+    if (text.length < 16 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return false
+    text = Buffer.from(text, 'base64').toString('latin1')
+    if (!/^[\x21-\x7e]+$/.test(text)) return false
+    if (prefixes.some((prefix) => text.startsWith(prefix)) || own.key?.pattern?.test(text) === true) return true
+  }
+  return false
+}
+
+function fail (reason: string, notes: NoteCode[], facts?: Verdict['facts']): Inspection {
+  const cause = reason === 'empty' || reason === 'blank' ? 'missing' : 'malformed'
+  return { ok: false, verdict: facts === undefined ? { cause, reason } : { cause, reason, facts }, notes }
+}
+
+/**
+ * The offline checks, run before any network call. Surrounding whitespace, line breaks and a leading
+ * BOM are removed with a note; everything else that cannot be part of a key refuses it, with the
+ * position and the character's name, never the value.
+ */
+export function inspect (raw: string, own: ProviderSpec, others: readonly ProviderSpec[], services: ReadonlyArray<{ label: string, prefix: string }> = []): Inspection {
+  const notes: NoteCode[] = []
+  let value = raw
+  if (value.startsWith('\uFEFF')) {
+    value = value.slice(1)
+    notes.push('bom')
+  }
+  const around = (/^[ \t\r\n]*/.exec(value) as RegExpExecArray)[0] + (/[ \t\r\n]*$/.exec(value) as RegExpExecArray)[0]
+  if (around !== '') {
+    if (/[\r\n]/.test(around)) notes.push('newline')
+    if (/[ \t]/.test(around)) notes.push('whitespace')
+    value = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')
+  }
+  if (value === '') return fail(raw === '' ? 'empty' : 'blank', notes)
+
+  const chars = Array.from(value)
+  const control = find(chars, (code) => code !== 0x09 && isControl(code))
+  if (control !== undefined) return fail('control-character', notes, control)
+  const invisible = find(chars, isInvisible)
+  if (invisible !== undefined) return fail('invisible', notes, invisible)
+
+  if (/^(["'`]).*\1$/s.test(value) && value.length >= 2) return fail('quoted', notes)
+  if (/^(?:authorization|proxy-authorization|x-api-key|x-goog-api-key|api-key)\s*:/i.test(value)) return fail('header-line', notes)
+  if (/^(?:export\s+)?[A-Z][A-Z0-9_]*=/.test(value)) return fail('assignment', notes)
+  if (/^(?:bearer|token|basic|apikey)[ \t]+\S/i.test(value)) return fail('auth-scheme', notes)
+  if (TEMPLATE.test(value)) return fail('template', notes)
+  if (isPlaceholder(value, own.env)) return fail('placeholder', notes)
+
+  const space = find(chars, (code) => code === 0x20 || code === 0x09)
+  if (space !== undefined) return fail('inner-whitespace', notes, { position: space.position, count: space.count })
+  const foreign = find(chars, (code) => code > 0x7e)
+  if (foreign !== undefined) return fail('non-ascii', notes, foreign)
+
+  const other = foreignOwner(value, own, others, services)
+  if (other !== undefined) return fail('wrong-provider', notes, { other })
+  if (looksBase64(value, own)) return fail('base64', notes)
+
+  const min = own.key?.minLength ?? KEY_LENGTH.min
+  const max = own.key?.maxLength ?? KEY_LENGTH.max
+  if (chars.length < min) return fail('too-short', notes, { length: chars.length, min })
+  if (chars.length > max) return fail('too-long', notes, { length: chars.length, max })
+  if (own.key?.pattern !== undefined && !own.key.pattern.test(value)) notes.push('shape')
+  return { ok: true, key: value, notes }
+}

@@ -1,0 +1,55 @@
+import { inspect as utilInspect } from 'node:util'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { bootRefused } from './errors.js'
+import { Guard } from './guard.js'
+import { healthRoutes } from './health.js'
+import { resolveOptions } from './options.js'
+import type { FastifyKeyguardOptions } from './options.js'
+import { addGate } from './reply.js'
+import type { Keyguard } from './types.js'
+import './types.js'
+
+/** Part of Fastify's `pluginTimeout` left free after the probe deadline, so the probe's own error wins. */
+const TIMEOUT_MARGIN = { ratio: 0.1, min: 1_000 }
+
+const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
+  const options = resolveOptions(opts, process.env)
+  const guard = new Guard(options, fastify.log)
+
+  const keyguard: Keyguard = {
+    key: (name) => guard.key(name),
+    report: () => guard.report(),
+    recheck: (name) => guard.recheck(name)
+  }
+  // The decorator must never print a key, whatever is logged or serialised.
+  Object.defineProperties(keyguard, {
+    toJSON: { value: () => guard.report(), enumerable: false },
+    [utilInspect.custom]: { value: () => `Keyguard { keys: [${guard.names().join(', ')}], status: '${guard.status()}' }`, enumerable: false }
+  })
+  fastify.decorate('keyguard', keyguard)
+
+  fastify.addHook('onRoute', (route) => addGate(route, guard))
+
+  fastify.addHook('onReady', async () => {
+    const pluginTimeout = fastify.initialConfig.pluginTimeout ?? 0
+    const margin = Math.max(TIMEOUT_MARGIN.min, pluginTimeout * TIMEOUT_MARGIN.ratio)
+    const deadline = pluginTimeout > 0 ? performance.now() + Math.max(pluginTimeout - margin, pluginTimeout / 2) : Infinity
+    const report = await guard.start(deadline)
+    const refusing = Object.values(report.checks).filter((check) => check.status === 'fail' && (
+      check.cause === 'unreachable' ? options.onUnreachable === 'refuse' : options.onInvalid === 'refuse'
+    ))
+    if (refusing.length > 0) {
+      guard.close()
+      const err = bootRefused(refusing)
+      fastify.log.error({ err }, err.message)
+      throw err
+    }
+  })
+  fastify.addHook('onClose', async () => guard.close())
+
+  if (options.health !== false) await fastify.register(healthRoutes(guard, options.health))
+}
+
+/** The plugin. Register it before the routes it gates. */
+export const plugin = fp(fastifyKeyguard, { fastify: '5.x', name: 'fastify-keyguard' })

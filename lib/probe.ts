@@ -1,0 +1,179 @@
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { ProbeAnswer, ProviderSpec } from './providers/types.js'
+import { parseRetryAfter } from './retry-after.js'
+import { undici } from './undici.js'
+import { classify, classifyError, transient } from './verdict.js'
+import type { Verdict } from './verdict.js'
+
+/** How much of a probe answer is read: enough for any error envelope and a model list's first entries. */
+export const BODY_CAP = 16 * 1024
+/** Longest `Retry-After` honoured. */
+export const RETRY_AFTER_CAP = 10 * 60_000
+const BACKOFF = { base: 200, cap: 2_000 }
+
+/** How one probe runs. */
+export interface ProbeSettings {
+  /** Deadline of one attempt: connect, headers and the whole (capped) body. */
+  timeout: number
+  /** Further attempts after a transient failure. */
+  retries: number
+  /** undici dispatcher to send through (a proxy agent, a test agent); node:http(s) when absent. */
+  dispatcher?: Dispatcher | undefined
+  /** Aborts the probe at once (the server is closing). */
+  signal: AbortSignal
+  /** `performance.now()` by which the whole probe, retries included, must be over. */
+  deadline?: number
+  /** Source of jitter, `[0, 1)`. */
+  random?: () => number
+  /** `User-Agent` sent with the probe. */
+  userAgent?: string
+}
+
+interface RawAnswer {
+  status: number
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>
+  body: AsyncIterable<Buffer> & { destroy?: () => unknown }
+}
+
+/** The probe URL: the provider's probe path under the base URL's path. */
+export function probeUrl (baseUrl: string, provider: ProviderSpec): URL {
+  const base = new URL(baseUrl)
+  return new URL(base.pathname.replace(/\/+$/, '') + provider.probe.path, base.origin)
+}
+
+function viaNode (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    // agent: false: a fresh, non-keep-alive agent, so no socket outlives the probe.
+    const req = send(url, { method, headers, signal, agent: false }, (res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function viaDispatcher (dispatcher: Dispatcher, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
+  const options = { method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal }
+  // A dispatcher from the undici package has request() on its prototype; a bare one goes through undici's.
+  const res = typeof dispatcher.request === 'function'
+    ? await dispatcher.request({ ...options, origin: url.origin, path: url.pathname + url.search })
+    : await undici().request(url, { ...options, dispatcher })
+  return { status: res.statusCode, headers: res.headers, body: res.body }
+}
+
+async function readCapped (body: RawAnswer['body']): Promise<{ text: string, truncated: boolean }> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let truncated = false
+  for await (const chunk of body) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size > BODY_CAP) {
+      truncated = true
+      break // leaving the loop destroys the stream: nothing more is read
+    }
+  }
+  return { text: Buffer.concat(chunks).subarray(0, BODY_CAP).toString('utf8'), truncated }
+}
+
+function flat (headers: RawAnswer['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
+
+function parseJson (text: string, truncated: boolean): unknown {
+  if (truncated) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const REQUEST_ID = /^[\w.:/+=-]{1,128}$/
+
+/** One attempt under its own deadline, which bounds connect, headers and body together. */
+async function attempt (url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number): Promise<Verdict> {
+  const auth = provider.auth ?? { header: 'authorization', scheme: 'Bearer' }
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    // identity: never let a compressed answer (or a gzip bomb) be inflated.
+    'accept-encoding': 'identity',
+    'user-agent': settings.userAgent ?? 'fastify-keyguard',
+    ...provider.probe.headers,
+    [auth.header]: auth.scheme === undefined ? key : `${auth.scheme} ${key}`
+  }
+  const method = provider.probe.method ?? 'GET'
+  let body: string | undefined
+  if (provider.probe.body !== undefined) {
+    body = JSON.stringify(provider.probe.body)
+    headers['content-type'] = 'application/json'
+  }
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new DOMException(`probe deadline of ${timeout} ms`, 'TimeoutError')), timeout)
+  const onClose = (): void => controller.abort(settings.signal.reason)
+  settings.signal.addEventListener('abort', onClose, { once: true })
+  const started = performance.now()
+  try {
+    const raw = settings.dispatcher === undefined
+      ? await viaNode(url, method, headers, body, controller.signal)
+      : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
+    const { text, truncated } = await readCapped(raw.body)
+    const answer: ProbeAnswer = { status: raw.status, headers: flat(raw.headers), text, json: parseJson(text, truncated), truncated }
+    const verdict: Verdict = { ...classify(answer, provider, url.origin), latencyMs: Math.round(performance.now() - started) }
+    const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
+    if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
+    const requestId = answer.headers['x-request-id'] ?? answer.headers['request-id']
+    if (requestId !== undefined && REQUEST_ID.test(requestId)) verdict.requestId = requestId
+    return verdict
+  } catch (err) {
+    if (settings.signal.aborted) return { cause: 'unreachable', reason: 'aborted' }
+    return { ...classifyError(err, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
+  } finally {
+    clearTimeout(timer)
+    settings.signal.removeEventListener('abort', onClose)
+  }
+}
+
+/** Waits `ms`, or less if `signal` aborts; never rejects. */
+export function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * Sends the provider's no-cost probe with `key` and classifies the answer. Redirects are never
+ * followed (the key never reaches another origin), the body read is capped, transient faults are
+ * retried with capped, fully jittered backoff, and the whole probe ends by `deadline`.
+ */
+export async function probe (baseUrl: string, provider: ProviderSpec, key: string, settings: ProbeSettings): Promise<Verdict> {
+  const url = probeUrl(baseUrl, provider)
+  const random = settings.random ?? Math.random
+  const deadline = settings.deadline ?? Infinity
+  let verdict: Verdict = { cause: 'unreachable', reason: 'aborted' }
+  for (let round = 0; round <= settings.retries; round++) {
+    const left = deadline - performance.now()
+    if (round > 0 && left < 50) break
+    verdict = await attempt(url, provider, key, settings, Math.max(1, Math.min(settings.timeout, left)))
+    if (!transient(verdict) || round === settings.retries || settings.signal.aborted) break
+    const backoff = random() * Math.min(BACKOFF.cap, BACKOFF.base * 2 ** round)
+    const wait = Math.min(verdict.retryAfterMs ?? backoff, BACKOFF.cap)
+    if (performance.now() + wait + 50 > deadline) break
+    await sleep(wait, settings.signal)
+  }
+  return verdict
+}

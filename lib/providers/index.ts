@@ -1,0 +1,49 @@
+import { anthropic } from './anthropic.js'
+import { cohere } from './cohere.js'
+import { deepseek } from './deepseek.js'
+import { fireworks } from './fireworks.js'
+import { gemini } from './gemini.js'
+import { groq } from './groq.js'
+import { huggingface } from './huggingface.js'
+import { mistral } from './mistral.js'
+import { openai } from './openai.js'
+import { openrouter } from './openrouter.js'
+import { replicate } from './replicate.js'
+import { together } from './together.js'
+import { xai } from './xai.js'
+import type { ProviderSpec } from './types.js'
+
+export type { ProbeAnswer, ProbeRefinement, ProviderSpec } from './types.js'
+
+/** Every provider keyguard ships, by id. */
+export const providers = Object.freeze({
+  fireworks,
+  openai,
+  anthropic,
+  groq,
+  together,
+  mistral,
+  cohere,
+  gemini,
+  deepseek,
+  openrouter,
+  xai,
+  huggingface,
+  replicate
+} satisfies Record<string, ProviderSpec>)
+
+/** The id of a provider keyguard ships. */
+export type ProviderId = keyof typeof providers
+
+/** Prefixes that identify another provider's or service's credential (not an AI provider we probe). */
+export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> = [
+  { label: 'GitHub token', prefix: 'ghp_' },
+  { label: 'GitHub token', prefix: 'github_pat_' },
+  { label: 'GitHub token', prefix: 'gho_' },
+  { label: 'Slack token', prefix: 'xoxb-' },
+  { label: 'Slack token', prefix: 'xoxp-' },
+  { label: 'AWS access key id', prefix: 'AKIA' },
+  { label: 'Perplexity key', prefix: 'pplx-' },
+  { label: 'Stripe key', prefix: 'sk_live_' },
+  { label: 'Stripe key', prefix: 'sk_test_' }
+]

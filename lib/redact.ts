@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * A short tag that tells keys apart without revealing them: the provider's public prefix (if the key
+ * has one), `…` and the last four characters, as provider dashboards show them (`fw_…a1b2`). Keys
+ * shorter than 24 characters get a hash tag instead (`sha256:1a2b3c4d`), since four characters of a
+ * short key are too large a share of it.
+ */
+export function fingerprint (key: string, prefixes: readonly string[] = []): string {
+  if (key.length < 24) return 'sha256:' + createHash('sha256').update(key).digest('hex').slice(0, 8)
+  const prefix = prefixes.find((p) => key.startsWith(p)) ?? ''
+  return `${prefix}…${key.slice(-4)}`
+}
+
+const MIN_SECRET = 8
+
+/**
+ * Replaces every occurrence of each secret (and of its common encodings) in `text` with `[REDACTED]`.
+ * Library errors echo header values and URLs (`Headers.append: "Bearer …" is an invalid header value`),
+ * so any text that may hold one passes through here before it is logged or shown.
+ */
+export function scrub (text: string, secrets: Iterable<string>): string {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET) continue
+    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')])) {
+      out = out.split(form).join('[REDACTED]')
+    }
+  }
+  return out
+}

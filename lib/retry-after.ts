@@ -1,0 +1,46 @@
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+
+// RFC 9110 §5.6.7: IMF-fixdate, obsolete RFC 850 and asctime forms, all in GMT.
+const IMF = /^[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const RFC850 = /^[A-Za-z]{6,9}, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/
+
+function utc (year: number, month: string, day: number, h: string, m: string, s: string): number | undefined {
+  const mon = MONTHS.indexOf(month.toLowerCase())
+  const [hh, mm, ss] = [Number(h), Number(m), Number(s)]
+  if (mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return undefined
+  return Date.UTC(year, mon, day, hh, mm, ss)
+}
+
+/**
+ * Parses an HTTP-date strictly, in any of the three forms a recipient must accept, always as GMT
+ * (V8's `Date.parse` reads asctime in local time and accepts much that is not a date).
+ */
+export function parseHttpDate (value: string): number | undefined {
+  let m = IMF.exec(value)
+  if (m) return utc(Number(m[3]), m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
+  m = RFC850.exec(value)
+  if (m) {
+    const yy = Number(m[3])
+    // RFC 9110: a two-digit year more than 50 years in the future is in the past century.
+    const year = yy + (yy < 70 ? 2000 : 1900)
+    return utc(year, m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
+  }
+  m = ASCTIME.exec(value)
+  if (m) return utc(Number(m[6]), m[1] as string, Number((m[2] as string).trim()), m[3] as string, m[4] as string, m[5] as string)
+  return undefined
+}
+
+/**
+ * `Retry-After` in milliseconds: delay-seconds (`^\d+$` only: no `1.5`, `0x10`, `1e3` or `-3`) or an
+ * HTTP-date, measured against the response's own `Date` header when it has one (so a skewed local
+ * clock does not matter), clamped to `[0, cap]`. Anything else is `undefined`: fall back to backoff.
+ */
+export function parseRetryAfter (value: string | undefined, date: string | undefined, now: number, cap: number): number | undefined {
+  if (value === undefined) return undefined
+  if (/^\d+$/.test(value)) return Math.min(Number(value) * 1000, cap)
+  const at = parseHttpDate(value)
+  if (at === undefined) return undefined
+  const base = date === undefined ? undefined : parseHttpDate(date)
+  return Math.min(Math.max(at - (base ?? now), 0), cap)
+}

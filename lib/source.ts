@@ -1,0 +1,144 @@
+import { constants } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { NoteCode, Verdict } from './verdict.js'
+
+/** Environment-like object keys are read from. */
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** Largest `_FILE` read; an API key file holds one key. */
+export const MAX_KEY_FILE = 16 * 1024
+
+/** Where a key came from and what it holds, before inspection. */
+export interface Reading {
+  /** The raw value, when one was found. Never logged. */
+  value?: string
+  source: 'value' | 'env' | 'file' | 'none'
+  /** Where the value was read, for messages: a variable name, `X_FILE (path)`, or the `value` option. */
+  where: string
+  /** Value-free note codes for the operator (see `NOTES` in verdict.ts). */
+  notes: NoteCode[]
+  /** Set when reading itself failed (`missing` cause). */
+  verdict?: Verdict
+}
+
+/** What to read: an explicit value, or a variable and its `_FILE` twin. */
+export interface SourceSpec {
+  name: string
+  env: string
+  value?: string | undefined
+  /** Words that, in another variable's name, suggest it was meant to hold this key. */
+  words: readonly string[]
+}
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'file-missing',
+  ENOTDIR: 'file-missing',
+  ELOOP: 'file-missing',
+  EACCES: 'file-denied',
+  EPERM: 'file-denied',
+  EISDIR: 'file-directory'
+}
+
+function fileFailure (code: unknown, path: string): Verdict {
+  const errno = typeof code === 'string' ? code : 'error'
+  return { cause: 'missing', reason: FILE_ERRORS[errno] ?? 'file-error', facts: { path, errno } }
+}
+
+/**
+ * Reads a key file without ever hanging or exhausting memory: `stat` first (following the symlink, as
+ * a Kubernetes `..data` swap needs), regular files only (a FIFO would block `open` forever, `/dev/zero`
+ * would never end), a size cap, and a bounded read from the opened handle.
+ */
+export async function readKeyFile (file: string): Promise<{ text: string } | { verdict: Verdict }> {
+  const path = resolve(file)
+  try {
+    const before = await stat(path)
+    if (before.isDirectory()) return { verdict: fileFailure('EISDIR', path) }
+    if (!before.isFile()) return { verdict: { cause: 'missing', reason: 'file-special', facts: { path } } }
+    if (before.size > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path, size: before.size, max: MAX_KEY_FILE } } }
+    // O_NONBLOCK: should the file have become a FIFO since the stat, open returns at once instead of waiting for a writer.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    try {
+      const buffer = Buffer.alloc(MAX_KEY_FILE + 1)
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+      if (bytesRead > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path, size: bytesRead, max: MAX_KEY_FILE } } }
+      return { text: buffer.toString('utf8', 0, bytesRead) }
+    } finally {
+      await handle.close()
+    }
+  } catch (err) {
+    return { verdict: fileFailure((err as NodeJS.ErrnoException).code, path) }
+  }
+}
+
+function distance (a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] as number
+      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return row[b.length] as number
+}
+
+const squash = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '')
+
+/** Shows a variable name safely: plain names as they are, odd ones (BOM, spaces) JSON-escaped. */
+export function showName (name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : JSON.stringify(name).replace(/\uFEFF/g, '\\uFEFF')
+}
+
+/**
+ * Variables in `env` that were probably meant to be `wanted`: the same name in another case or with
+ * stray characters (a BOM from a Windows-saved `.env`), a small edit distance, or the provider's word
+ * together with KEY or TOKEN. Names only, never values.
+ */
+export function nearMisses (wanted: string, words: readonly string[], env: Env): string[] {
+  const target = squash(wanted)
+  const scored: Array<[number, string]> = []
+  for (const name of Object.keys(env)) {
+    if (name === wanted || name === `${wanted}_FILE`) continue
+    const upper = name.toUpperCase()
+    let score = Infinity
+    if (squash(name) === target || squash(name) === target + 'FILE') score = 0
+    else {
+      const d = distance(upper.replace(/^\uFEFF/, '').trim(), wanted)
+      if (d <= (wanted.length >= 12 ? 3 : 2)) score = d
+      else if (words.some((word) => word.length >= 4 && upper.includes(word)) && /KEY|TOKEN|SECRET/.test(upper)) score = 5
+    }
+    if (score !== Infinity) scored.push([score, name])
+  }
+  return scored.sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1])).slice(0, 3).map(([, name]) => showName(name))
+}
+
+const blank = (value: string | undefined): boolean => value === undefined || value.trim() === ''
+
+/** Reads a key: the explicit `value`, then the variable, then its `_FILE` twin. */
+export async function readSource (spec: SourceSpec, env: Env): Promise<Reading> {
+  if (spec.value !== undefined) return { value: spec.value, source: 'value', where: `the value option of key "${spec.name}"`, notes: [] }
+  const fileVar = `${spec.env}_FILE`
+  const direct = env[spec.env]
+  const file = env[fileVar]
+  const notes: NoteCode[] = []
+  if (!blank(direct)) {
+    if (!blank(file)) notes.push('file-ignored')
+    return { value: direct as string, source: 'env', where: spec.env, notes }
+  }
+  if (!blank(file)) {
+    if (direct !== undefined) notes.push('empty-used-file')
+    const path = resolve(file as string)
+    const where = `${fileVar} (${path})`
+    const read = await readKeyFile(path)
+    if ('verdict' in read) return { source: 'file', where, notes, verdict: read.verdict }
+    if (read.text.trim() === '') return { source: 'file', where, notes, verdict: { cause: 'missing', reason: 'file-empty', facts: { path } } }
+    return { value: read.text, source: 'file', where, notes }
+  }
+  const suggestions = nearMisses(spec.env, spec.words, env)
+  const reason = direct === undefined ? 'unset' : direct === '' ? 'empty' : 'blank'
+  return { source: direct === undefined ? 'none' : 'env', where: spec.env, notes, verdict: { cause: 'missing', reason, facts: { suggestions } } }
+}

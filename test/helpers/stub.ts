@@ -1,0 +1,225 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { gzipSync } from 'node:zlib'
+
+/**
+ * A real loopback stand-in for an AI provider (127.0.0.1 only). It speaks each provider's dialect on
+ * its probe path, answers OpenAI-style chat completions, and has the fault modes of faults.md §0.
+ * Every request is counted, so tests can assert that no upstream call happened.
+ */
+export type Mode =
+  | 'auth' // 200 for a key in `keys`, the provider's real invalid-key answer otherwise
+  | 'ok' | '401json' | '401text' | '401html' | '401empty' | '401lying'
+  | '403json' | '403waf' | '402' | '429' | '429quota' | '500' | '502' | '503' | 'cf52x' | '404' | '400'
+  | 'redirect' | 'hang' | 'trickle' | 'stall' | 'rst' | 'fin' | 'garbage' | 'bighdr' | 'clmismatch'
+  | 'huge' | 'gzipbomb' | 'captive' | 'wrongshape' | 'slow'
+
+export interface StubRequest {
+  method: string
+  path: string
+  headers: IncomingMessage['headers']
+  body: string
+}
+
+export interface StubOptions {
+  mode?: Mode
+  /** Keys `auth` mode accepts. */
+  keys?: string[]
+  /** `Retry-After` for 429/503 modes. */
+  retryAfter?: string
+  /** Target of `redirect` mode. */
+  location?: string
+  /** Delay of `slow` mode before a normal `auth` answer, ms. */
+  delay?: number
+  /** Extra headers on every answer (e.g. `set-cookie`, `www-authenticate`). */
+  headers?: Record<string, string>
+}
+
+export interface Stub {
+  /** `http://127.0.0.1:<port>` */
+  url: string
+  hits: number
+  /** Requests currently being answered. */
+  active: number
+  /** Most concurrent requests seen. */
+  peak: number
+  requests: StubRequest[]
+  options: StubOptions
+  /** Switches the mode (and other options) for the next requests. */
+  set: (mode: Mode, options?: Omit<StubOptions, 'mode'>) => void
+  /** The key of the last request, from whichever auth header it used. */
+  lastKey: () => string | undefined
+  close: () => Promise<void>
+}
+
+/** The valid answer of each provider's probe path, and the chat route. */
+function okBody (path: string): unknown {
+  if (path.startsWith('/v1/accounts/fireworks/models')) return { models: [{ name: 'accounts/fireworks/models/llama-v3p1-8b-instruct' }], nextPageToken: 'x' }
+  if (path.startsWith('/v1beta/models')) return { models: [{ name: 'models/gemini-2.5-flash' }] }
+  if (path.startsWith('/v1/check-api-key')) return { valid: true, organization_id: 'org', owner_id: 'owner' }
+  if (path.startsWith('/user/balance')) return { is_available: true, balance_infos: [] }
+  if (path.startsWith('/api/v1/key')) return { data: { label: 'k', limit: null, limit_remaining: null, usage: 0 } }
+  if (path.startsWith('/v1/api-key')) return { redacted_api_key: 'xai-…', name: 'k', acls: [], api_key_blocked: false, api_key_disabled: false, team_blocked: false }
+  if (path.startsWith('/api/whoami-v2')) return { type: 'user', name: 'u', auth: { type: 'access_token', accessToken: { displayName: 't', role: 'read' } } }
+  if (path.startsWith('/v1/account')) return { type: 'user', username: 'u', name: 'U' }
+  if (path.endsWith('/chat/completions')) {
+    return { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }
+  }
+  return { object: 'list', data: [{ id: 'model-1', object: 'model' }] }
+}
+
+const mask = (key: string): string => key.length > 12 ? `${key.slice(0, 8)}****${key.slice(-4)}` : key
+
+/** The provider's real invalid-key answer for a probe path: status and body (faults.md, providers.md). */
+function rejectAnswer (path: string, key: string): [number, unknown] {
+  if (path.startsWith('/v1beta/models')) {
+    return [400, { error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }] } }]
+  }
+  if (path.startsWith('/v1/api-key')) return [400, { code: 'Client specified an invalid argument', error: `Incorrect API key provided: ${mask(key)}. You can obtain an API key from https://console.x.ai.` }]
+  if (path.startsWith('/v1/check-api-key')) return [200, { valid: false }]
+  if (path.startsWith('/api/v1/key')) return [401, { error: { message: 'User not found.', code: 401 } }]
+  if (path.startsWith('/api/whoami-v2')) return [401, { error: 'Invalid credentials in Authorization header' }]
+  if (path.startsWith('/v1/account')) return [401, { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 }]
+  if (path.startsWith('/user/balance')) return [401, { error: { message: `Authentication Fails, Your api key: ****${key.slice(-4)} is invalid`, type: 'authentication_error', param: null, code: 'invalid_request_error' } }]
+  if (path.startsWith('/v1/accounts/fireworks/models')) return [401, { error: { object: 'error', type: 'invalid_request_error', code: 'UNAUTHORIZED', message: 'The API key you provided is invalid.' } }]
+  if (path.startsWith('/v1/models?limit')) return [401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' }, request_id: 'req_011' }]
+  return [401, { error: { message: `Incorrect API key provided: ${mask(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }]
+}
+
+/** The key a request carries, whichever header the provider uses. */
+export function keyOf (headers: IncomingMessage['headers']): string | undefined {
+  const auth = headers.authorization
+  if (typeof auth === 'string') return auth.replace(/^(?:Bearer|Token)\s+/i, '')
+  const other = headers['x-api-key'] ?? headers['x-goog-api-key']
+  return typeof other === 'string' ? other : undefined
+}
+
+function json (res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-request-id': 'req_stub_1', ...extra })
+  res.end(text)
+}
+
+const CF_HTML = '<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body><div class="cf-error-details">Sorry, you have been blocked. Ray ID: 8f00000000000000</div></body></html>'
+
+export async function startStub (initial: StubOptions = {}): Promise<Stub> {
+  const sockets = new Set<Socket>()
+  const timers = new Set<NodeJS.Timeout>()
+  const later = (fn: () => void, ms: number): void => {
+    const t = setTimeout(() => { timers.delete(t); fn() }, ms)
+    timers.add(t)
+  }
+  const stub: Stub = {
+    url: '',
+    hits: 0,
+    active: 0,
+    peak: 0,
+    requests: [],
+    options: { mode: 'auth', keys: [], ...initial },
+    set (mode, options = {}) {
+      stub.options = { ...stub.options, ...options, mode }
+    },
+    lastKey: () => {
+      const last = stub.requests.at(-1)
+      return last === undefined ? undefined : keyOf(last.headers)
+    },
+    close: async () => {
+      for (const t of timers) clearTimeout(t)
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+
+  const answer = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    const path = req.url ?? '/'
+    const key = keyOf(req.headers) ?? ''
+    const o = stub.options
+    for (const [name, value] of Object.entries(o.headers ?? {})) res.setHeader(name, value)
+    const auth = (): void => {
+      if ((o.keys ?? []).includes(key)) json(res, 200, okBody(path))
+      else {
+        const [status, payload] = rejectAnswer(path, key)
+        json(res, status, payload, { 'www-authenticate': 'Bearer realm="upstream"', 'set-cookie': 'upstream_session=abc; Path=/' })
+      }
+    }
+    switch (o.mode) {
+      case 'ok': return json(res, 200, okBody(path))
+      case 'auth': return auth()
+      case 'slow': return later(auth, o.delay ?? 100)
+      case '401json': return json(res, 401, rejectAnswer(path, key)[1], { 'www-authenticate': 'Basic realm="upstream"', 'set-cookie': 'upstream_session=abc; Path=/' })
+      case '401text': res.writeHead(401, { 'content-type': 'text/plain' }); return void res.end('Unauthorized')
+      case '401html': res.writeHead(401, { 'content-type': 'text/html' }); return void res.end('<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization Required</h1></center><hr><center>openresty</center></body></html>')
+      case '401empty': res.writeHead(401); return void res.end()
+      case '401lying': res.writeHead(401, { 'content-type': 'application/json' }); return void res.end('{"error": not json')
+      case '403json': return json(res, 403, { error: { message: 'You are not allowed to use this model', type: 'permission_error', code: 'FORBIDDEN' } })
+      case '403waf': res.writeHead(403, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return void res.end(CF_HTML)
+      case '402': return json(res, 402, { error: { message: 'Payment required', code: 'PAYMENT_REQUIRED' } })
+      case '429': return json(res, 429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } }, o.retryAfter === undefined ? {} : { 'retry-after': o.retryAfter })
+      case '429quota': return json(res, 429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } })
+      case '500': return json(res, 500, { error: { message: 'Error listing deployed models', code: 'INTERNAL' } })
+      case '502': return json(res, 502, { error: { message: 'Bad gateway' } })
+      case '503': return json(res, 503, { error: { message: 'Service Overloaded' } }, o.retryAfter === undefined ? {} : { 'retry-after': o.retryAfter })
+      case 'cf52x': res.writeHead(522, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return void res.end('<html><title>Connection timed out | Cloudflare</title><body>Error 522 Ray ID: 8f0</body></html>')
+      case '404': return json(res, 404, { error: { message: 'Not found' } })
+      case '400': return json(res, 400, { error: { message: 'Bad request' } })
+      case 'redirect': res.writeHead(302, { location: o.location ?? 'http://localhost:1/elsewhere' }); return void res.end()
+      case 'hang': return undefined
+      case 'trickle': {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const drip = (): void => { if (!res.destroyed) { res.write(' '); later(drip, 20) } }
+        return drip()
+      }
+      case 'stall': res.writeHead(200, { 'content-type': 'application/json' }); return void res.write('{"data":[')
+      case 'rst': return void (req.socket as Socket & { resetAndDestroy: () => void }).resetAndDestroy()
+      case 'fin': return void req.socket.destroy()
+      case 'garbage': return void req.socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n')
+      case 'bighdr': res.writeHead(200, { 'content-type': 'application/json', 'x-big': 'a'.repeat(70_000) }); return void res.end('{}')
+      case 'clmismatch': res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }); res.write('{"da'); return void req.socket.destroy()
+      case 'huge': {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const chunk = Buffer.alloc(64 * 1024, 0x20)
+        let sent = 0
+        const pump = (): void => {
+          while (sent < 20 * 1024 * 1024 && !res.destroyed) {
+            sent += chunk.length
+            if (!res.write(chunk)) return void res.once('drain', pump)
+          }
+          res.end()
+        }
+        res.write('{"data":[')
+        return pump()
+      }
+      case 'gzipbomb': {
+        const bomb = gzipSync(Buffer.concat([Buffer.from('{"data":['), Buffer.alloc(50 * 1024 * 1024, 0x20), Buffer.from(']}')]))
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length })
+        return void res.end(bomb)
+      }
+      case 'captive': res.writeHead(200, { 'content-type': 'text/html' }); return void res.end('<html><body><h1>Login required</h1><form action="/login"></form></body></html>')
+      case 'wrongshape': return json(res, 200, { status: 'ok', message: 'hello' })
+      default: return void body
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    stub.hits++
+    stub.active++
+    stub.peak = Math.max(stub.peak, stub.active)
+    res.on('close', () => { stub.active-- })
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      stub.requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })
+      answer(req, res, body)
+    })
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  server.keepAliveTimeout = 100
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  stub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return stub
+}
