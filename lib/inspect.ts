@@ -69,8 +69,8 @@ const isInvisible = (code: number): boolean =>
   code === 0xad || code === 0x034f || code === 0x061c || code === 0x180e || (code >= 0x200b && code <= 0x200f) ||
   (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) || (code >= 0x2066 && code <= 0x2069) || code === 0xfeff
 
-/** First character (1-based position) that matches, and how many do. */
-function find (chars: readonly string[], test: (code: number) => boolean): { position: number, character: string, count: number } | undefined {
+/** First character that matches (1-based position in the raw value, `offset` characters were trimmed before it), and how many do. */
+function find (chars: readonly string[], offset: number, test: (code: number) => boolean): { position: number, character: string, count: number } | undefined {
   let first = -1
   let count = 0
   for (let i = 0; i < chars.length; i++) {
@@ -80,7 +80,7 @@ function find (chars: readonly string[], test: (code: number) => boolean): { pos
     }
   }
   if (first < 0) return undefined
-  return { position: first + 1, character: nameOf((chars[first] as string).codePointAt(0) as number), count }
+  return { position: offset + first + 1, character: nameOf((chars[first] as string).codePointAt(0) as number), count }
 }
 
 const PLACEHOLDER_WORDS = new Set([
@@ -132,6 +132,8 @@ function looksBase64 (value: string, own: ProviderSpec): boolean {
   return false
 }
 
+const SURROUNDING = ' \t\r\n'
+
 function fail (reason: string, notes: NoteCode[], facts?: Verdict['facts']): Inspection {
   const cause = reason === 'empty' || reason === 'blank' ? 'missing' : 'malformed'
   return { ok: false, verdict: facts === undefined ? { cause, reason } : { cause, reason, facts }, notes }
@@ -149,19 +151,27 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
     value = value.slice(1)
     notes.push('bom')
   }
-  const around = (/^[ \t\r\n]*/.exec(value) as RegExpExecArray)[0] + (/[ \t\r\n]*$/.exec(value) as RegExpExecArray)[0]
-  if (around !== '') {
-    if (/[\r\n]/.test(around)) notes.push('newline')
-    if (/[ \t]/.test(around)) notes.push('whitespace')
-    value = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')
-  }
+  // Loops, not /\s*$/: that regex takes quadratic time on a long run of inner whitespace.
+  let start = 0
+  let end = value.length
+  while (start < end && SURROUNDING.includes(value[start] as string)) start++
+  while (end > start && SURROUNDING.includes(value[end - 1] as string)) end--
+  const around = value.slice(0, start) + value.slice(end)
+  if (/[\r\n]/.test(around)) notes.push('newline')
+  if (/[ \t]/.test(around)) notes.push('whitespace')
+  // Positions count from the start of the raw value, as the operator sees it in the file or variable.
+  const offset = raw.length - value.length + start
+  value = value.slice(start, end)
   if (value === '') return fail(raw === '' ? 'empty' : 'blank', notes)
 
   const chars = Array.from(value)
-  const control = find(chars, (code) => code !== 0x09 && isControl(code))
+  const control = find(chars, offset, (code) => code !== 0x09 && isControl(code))
   if (control !== undefined) return fail('control-character', notes, control)
-  const invisible = find(chars, isInvisible)
+  const invisible = find(chars, offset, isInvisible)
   if (invisible !== undefined) return fail('invisible', notes, invisible)
+  // Before the pattern heuristics below, some of which take quadratic time on long inputs.
+  const max = own.key?.maxLength ?? KEY_LENGTH.max
+  if (chars.length > max) return fail('too-long', notes, { length: chars.length, max })
 
   if (/^(["'`]).*\1$/s.test(value) && value.length >= 2) return fail('quoted', notes)
   if (/^(?:authorization|proxy-authorization|x-api-key|x-goog-api-key|api-key)\s*:/i.test(value)) return fail('header-line', notes)
@@ -170,9 +180,9 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
   if (TEMPLATE.test(value)) return fail('template', notes)
   if (isPlaceholder(value, own.env)) return fail('placeholder', notes)
 
-  const space = find(chars, (code) => code === 0x20 || code === 0x09)
+  const space = find(chars, offset, (code) => code === 0x20 || code === 0x09)
   if (space !== undefined) return fail('inner-whitespace', notes, { position: space.position, count: space.count })
-  const foreign = find(chars, (code) => code > 0x7e)
+  const foreign = find(chars, offset, (code) => code > 0x7e)
   if (foreign !== undefined) return fail('non-ascii', notes, foreign)
 
   const other = foreignOwner(value, own, others, services)
@@ -180,9 +190,7 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
   if (looksBase64(value, own)) return fail('base64', notes)
 
   const min = own.key?.minLength ?? KEY_LENGTH.min
-  const max = own.key?.maxLength ?? KEY_LENGTH.max
   if (chars.length < min) return fail('too-short', notes, { length: chars.length, min })
-  if (chars.length > max) return fail('too-long', notes, { length: chars.length, max })
   if (own.key?.pattern !== undefined && !own.key.pattern.test(value)) notes.push('shape')
   return { ok: true, key: value, notes }
 }
