@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
 import { FST_KEYGUARD_OPTIONS, PROBLEM_TYPES } from './errors.js'
-import { providers } from './providers/index.js'
+import { foreignPrefixes, providers } from './providers/index.js'
 import type { ProviderId } from './providers/index.js'
 import type { ProviderSpec } from './providers/types.js'
 import type { Change, Report } from './report.js'
@@ -135,11 +135,24 @@ function bad (message: string): never {
   throw new FST_KEYGUARD_OPTIONS(message)
 }
 
-/** Describes a received value without echoing it: a misplaced key must not end up in an error message. */
+// The start of a credential of any provider or service keyguard knows, and generic secret-ish prefixes.
+const CREDENTIAL = new RegExp('^(?:' + [
+  ...Object.values(providers as Record<string, ProviderSpec>).flatMap((p) => p.key?.prefixes ?? []),
+  ...foreignPrefixes.map((f) => f.prefix),
+  'sk-', 'sk_', 'pk_', 'rk_', 'key-', 'api_'
+].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|') + ')', 'i')
+
+/**
+ * Describes a received value without echoing it: a misplaced key must not end up in an error message.
+ * Only short, word-like strings (a mistyped provider id or enum value) are quoted.
+ */
 function got (value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return /^[\w.-]{1,32}$/.test(value) && !/\d{4}/.test(value) ? `"${value}"` : `a string of ${value.length} characters`
+  if (typeof value === 'string') {
+    const wordLike = /^[A-Za-z][\w.-]{0,23}$/.test(value) && !/\d{3}/.test(value) && !CREDENTIAL.test(value)
+    return wordLike ? `"${value}"` : `a string of ${value.length} characters`
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
@@ -226,7 +239,8 @@ function resolveKey (entry: unknown, index: number): ResolvedKey {
   if (typeof name !== 'string' || !/^[A-Za-z0-9][\w.-]{0,63}$/.test(name)) bad(`option "${path}.name" must be letters, digits, ".", "_" or "-" (at most 64); received ${got(name)}`)
   const env = spec.env ?? provider.env
   if (typeof env !== 'string' || !ENV_NAME.test(env)) bad(`option "${path}.env" must be an environment variable name; received ${got(env)}`)
-  if (spec.value !== undefined && typeof spec.value !== 'string') bad(`option "${path}.value" must be a string; received ${got(typeof spec.value === 'string' ? '' : spec.value)}`)
+  // The type only: a key passed as a number or a Buffer is still a key.
+  if (spec.value !== undefined && typeof spec.value !== 'string') bad(`option "${path}.value" must be a string; received ${spec.value === null ? 'null' : `a ${typeof spec.value}`}`)
   if (spec.required !== undefined && typeof spec.required !== 'boolean') bad(`option "${path}.required" must be a boolean; received ${got(spec.required)}`)
   if (spec.probe !== undefined && typeof spec.probe !== 'boolean') bad(`option "${path}.probe" must be a boolean; received ${got(spec.probe)}`)
   const resolved: ResolvedKey = {
@@ -321,7 +335,13 @@ export function resolveOptions (options: unknown, processEnv: Env): ResolvedOpti
     if (names.has(key.name)) bad(`two keys are named "${key.name}"; give each KeySpec its own name`)
     names.add(key.name)
   }
-  if (o.env !== undefined && !isObject(o.env)) bad(`option "env" must be an object of strings; received ${got(o.env)}`)
+  if (o.env !== undefined) {
+    if (!isObject(o.env)) bad(`option "env" must be an object of strings; received ${got(o.env)}`)
+    for (const [name, value] of Object.entries(o.env)) {
+      // The variable's name and the value's type only, never the value.
+      if (value !== undefined && typeof value !== 'string') bad(`option "env" must be an object of strings; env.${name} is ${value === null ? 'null' : `a ${typeof value}`}`)
+    }
+  }
   let dotenv: string | false = false
   if (o.dotenv === true) dotenv = '.env'
   else if (typeof o.dotenv === 'string' && o.dotenv !== '') dotenv = o.dotenv

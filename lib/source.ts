@@ -41,6 +41,8 @@ const FILE_ERRORS: Record<string, string> = {
 }
 
 function fileFailure (code: unknown, path: string): Verdict {
+  // Errors from node:fs always carry a string code; the fallback only guards against a future surprise.
+  /* c8 ignore next */
   const errno = typeof code === 'string' ? code : 'error'
   return { cause: 'missing', reason: FILE_ERRORS[errno] ?? 'file-error', facts: { path, errno } }
 }
@@ -86,6 +88,9 @@ function distance (a: string, b: string): number {
   return row[b.length] as number
 }
 
+// Settings that sit next to a key and are no key themselves: FIREWORKS_API_URL is 3 edits from FIREWORKS_API_KEY.
+const NOT_A_SECRET = /_(?:URL|URI|HOST|PORT|BASE|ENDPOINT|MODEL|REGION|ORG|ORGANIZATION|PROJECT|VERSION|TIMEOUT|TYPE|PATH|DIR|ID)$/
+
 const squash = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '')
 
 /** Shows a variable name safely: plain names as they are, odd ones (BOM, spaces) JSON-escaped. */
@@ -106,7 +111,7 @@ export function nearMisses (wanted: string, words: readonly string[], env: Env):
     const upper = name.toUpperCase()
     let score = Infinity
     if (squash(name) === target || squash(name) === target + 'FILE') score = 0
-    else {
+    else if (!NOT_A_SECRET.test(upper)) {
       const d = distance(upper.replace(/^\uFEFF/, '').trim(), wanted)
       if (d <= (wanted.length >= 12 ? 3 : 2)) score = d
       else if (words.some((word) => word.length >= 4 && upper.includes(word)) && /KEY|TOKEN|SECRET/.test(upper)) score = 5
