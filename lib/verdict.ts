@@ -103,12 +103,13 @@ const suggest = (f: Facts): string => {
   return ` Found ${names.join(', ')} in the environment — did you mean ${names.length > 1 ? 'one of them' : 'it'}?`
 }
 const verifyLater = (s: Subject): string => `The key was not judged. keyguard rechecks it on its own; if this persists, check the network path from this host to ${s.label}`
+const peer = (s: Subject, f: Facts): string => f.origin === undefined ? s.label : `${s.label} (${f.origin})`
 
 const REASONS: Record<string, Render> = {
   // missing
   unset: (s, f) => [`${s.env} is not set.${suggest(f)}`, `Set ${s.env} (or ${s.env}_FILE to a file holding the key). ${createKey(s)} if you have none`],
   empty: (s, f) => [`${s.where} is set but empty.${suggest(f)}`, `Put the key in ${s.where}; an empty value usually means a template or compose variable did not expand`],
-  blank: (s) => [`${s.where} holds only whitespace.`, `Put the key in ${s.where}`],
+  blank: (s, f) => [`${s.where} holds only whitespace.${suggest(f)}`, `Put the key in ${s.where}`],
   'file-missing': (s, f) => [`${s.env}_FILE points at ${f.path ?? '?'}, which does not exist${f.errno === 'ELOOP' ? ' (symlink loop)' : ''}.`, `${fileFix(s, f)}. Relative paths are resolved against the working directory`],
   'file-denied': (s, f) => [`${s.env}_FILE points at ${f.path ?? '?'}, which this process may not read (${f.errno ?? 'EACCES'}).`, 'Give the process read access (Kubernetes: the secret volume\'s defaultMode or the pod\'s fsGroup)'],
   'file-directory': (s, f) => [`${s.env}_FILE points at ${f.path ?? '?'}, which is a directory.`, fileFix(s, f)],
@@ -153,34 +154,38 @@ const REASONS: Record<string, Render> = {
   'no-balance': (s, _f, v) => [`${s.label} accepted ${s.where} but the balance is empty ${seen(s, v)}.`, `Top up at ${s.dashboard ?? `the ${s.label} console`}`],
   'no-credit': (s, _f, v) => [`${s.label} accepted ${s.where} but its credit limit is used up ${seen(s, v)}.`, `Raise the key's limit or add credit at ${s.dashboard ?? `the ${s.label} console`}`],
   // unreachable
-  timeout: (s, f) => [`The probe of ${s.where} at ${f.origin ?? s.label} did not finish within ${f.timeoutMs ?? '?'} ms.`, verifyLater(s)],
-  refused: (s, f) => [`The probe of ${s.where} could not connect to ${f.origin ?? s.label}: connection refused.`, `${verifyLater(s)}; if baseUrl is set, check its host and port`],
-  reset: (s, f) => [`The connection to ${f.origin ?? s.label} was reset while probing ${s.where}.`, verifyLater(s)],
-  dns: (s, f) => [`The host of ${f.origin ?? s.label} could not be resolved (${f.errno ?? 'DNS'}) while probing ${s.where}.`, `Check the host name in baseUrl and this host's DNS; ${verifyLater(s).toLowerCase()}`],
-  network: (s, f) => [`The network path to ${f.origin ?? s.label} failed (${f.errno ?? 'error'}) while probing ${s.where}.`, verifyLater(s)],
-  'tls-self-signed': (s, f) => [`The TLS certificate of ${f.origin ?? s.label} is self-signed or signed by an unknown authority (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'If a corporate proxy inspects TLS, add its CA with NODE_EXTRA_CA_CERTS; never disable certificate checks'],
-  'tls-expired': (s, f) => [`The TLS certificate of ${f.origin ?? s.label} has expired (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check this host\'s clock; if it is right, the endpoint\'s certificate is broken'],
-  'tls-not-yet-valid': (s, f) => [`The TLS certificate of ${f.origin ?? s.label} is not valid yet (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check this host\'s clock (NTP); a clock in the past makes new certificates look invalid'],
-  'tls-hostname': (s, f) => [`The TLS certificate of ${f.origin ?? s.label} is for another host name (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check the host in baseUrl; a proxy or a DNS entry may point it elsewhere'],
-  'tls-protocol': (s, f) => [`TLS to ${f.origin ?? s.label} failed (${f.errno ?? 'TLS'}): the port does not speak HTTPS.`, 'Check baseUrl: https:// to a plain-HTTP port, or the wrong port'],
-  'tls-error': (s, f) => [`TLS to ${f.origin ?? s.label} failed (${f.errno ?? 'TLS'}); ${s.where} was not verified.`, 'Check the endpoint\'s certificate and any TLS-inspecting proxy (NODE_EXTRA_CA_CERTS)'],
-  protocol: (s, f) => [`${f.origin ?? s.label} did not answer in valid HTTP (${f.errno ?? 'parse error'}) while probing ${s.where}.`, 'Check baseUrl: the port may belong to another service, or http:// may point at an HTTPS port'],
-  proxy: (s, f) => [`The proxy refused the tunnel to ${f.origin ?? s.label}${f.errno === undefined ? '' : ` (${f.errno})`} while probing ${s.where}.`, 'Check HTTPS_PROXY / HTTP_PROXY (and their credentials) and NO_PROXY'],
-  redirect: (s, f, v) => [`${f.origin ?? s.label} answered the probe of ${s.where} with a redirect (${http(v)}) to ${f.target ?? 'another location'}; it was not followed, so the key was not sent there.`, 'Set baseUrl to the final address'],
-  'not-found': (s, f, v) => [`${f.origin ?? s.label} has no probe endpoint at the configured path (${http(v)}); ${s.where} was not judged.`, `Check baseUrl: it is the root the provider's paths start from (e.g. ${s.label}'s default), without /v1`],
-  'server-error': (s, f, v) => [`${s.label} answered the probe of ${s.where} with a server error (${http(v)}) at ${f.origin ?? s.label}.`, verifyLater(s)],
-  cdn: (s, f, v) => [`A CDN or firewall page answered for ${f.origin ?? s.label} (${http(v)}) while probing ${s.where}; the provider itself did not judge the key.`, verifyLater(s)],
-  'unexpected-answer': (s, f, v) => [`${f.origin ?? s.label} answered the probe of ${s.where} with ${http(v)} but not the expected ${s.label} answer (${f.contentType ?? 'no content type'}): a captive portal, a proxy page or a wrong baseUrl?`, `Check baseUrl and any proxy between this host and ${s.label}`],
-  'unexpected-status': (s, f, v) => [`${f.origin ?? s.label} answered the probe of ${s.where} with an unexpected ${http(v)}.`, `${verifyLater(s)}; check baseUrl if it is set`],
-  internal: (s) => [`keyguard could not finish checking ${s.where} (an internal error; details are in the log).`, 'Report it with the log line to fastify-keyguard; the key was not judged'],
-  aborted: (s) => [`The probe of ${s.where} was cancelled (the server is closing).`, 'None needed'],
+  timeout: (s, f) => [`The probe of ${s.where} at ${peer(s, f)} did not finish within ${f.timeoutMs ?? '?'} ms.`, verifyLater(s)],
+  refused: (s, f) => [`The probe of ${s.where} could not connect to ${peer(s, f)}: connection refused.`, `${verifyLater(s)}; if baseUrl is set, check its host and port`],
+  reset: (s, f) => [`The connection to ${peer(s, f)} was reset while probing ${s.where}.`, verifyLater(s)],
+  closed: (s, f) => [`${peer(s, f)} closed the connection before a complete answer while probing ${s.where}.`, f.origin?.startsWith('http:') === true ? `Check baseUrl: a port that speaks HTTPS closes plain http:// requests like this, so use https://. Otherwise: ${verifyLater(s)}` : verifyLater(s)],
+  dns: (s, f) => [`The host of ${peer(s, f)} could not be resolved (${f.errno ?? 'DNS'}) while probing ${s.where}.`, `Check the host name in baseUrl and this host's DNS; ${verifyLater(s).toLowerCase()}`],
+  network: (s, f) => [`The network path to ${peer(s, f)} failed (${f.errno ?? 'error'}) while probing ${s.where}.`, verifyLater(s)],
+  'tls-self-signed': (s, f) => [`The TLS certificate of ${peer(s, f)} is self-signed or signed by an unknown authority (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'If a corporate proxy inspects TLS, add its CA with NODE_EXTRA_CA_CERTS; never disable certificate checks'],
+  'tls-expired': (s, f) => [`The TLS certificate of ${peer(s, f)} has expired (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check this host\'s clock; if it is right, the endpoint\'s certificate is broken'],
+  'tls-not-yet-valid': (s, f) => [`The TLS certificate of ${peer(s, f)} is not valid yet (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check this host\'s clock (NTP); a clock in the past makes new certificates look invalid'],
+  'tls-hostname': (s, f) => [`The TLS certificate of ${peer(s, f)} is for another host name (${f.errno ?? 'TLS'}); ${s.where} was not sent.`, 'Check the host in baseUrl; a proxy or a DNS entry may point it elsewhere'],
+  'tls-protocol': (s, f) => [`TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}) while probing ${s.where}: the port does not speak HTTPS.`, 'Check baseUrl: https:// to a plain-HTTP port, or the wrong port'],
+  'tls-error': (s, f) => [`TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}); ${s.where} was not verified.`, 'Check the endpoint\'s certificate and any TLS-inspecting proxy (NODE_EXTRA_CA_CERTS)'],
+  protocol: (s, f) => [`${peer(s, f)} did not answer in valid HTTP (${f.errno ?? 'parse error'}) while probing ${s.where}.`, 'Check baseUrl: the port may belong to another service, or http:// may point at an HTTPS port'],
+  proxy: (s, f) => [`The proxy refused the tunnel to ${peer(s, f)}${f.errno === undefined ? '' : ` (${f.errno})`} while probing ${s.where}.`, 'Check HTTPS_PROXY / HTTP_PROXY (and their credentials) and NO_PROXY'],
+  redirect: (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with a redirect (${http(v)}) to ${f.target ?? 'another location'}; it was not followed, so the key was not sent there.`, 'Set baseUrl to the final address'],
+  'not-found': (s, f, v) => [`${peer(s, f)} has no probe endpoint at the configured path (${http(v)}); ${s.where} was not judged.`, `Check baseUrl: it is the root the provider's paths start from (e.g. ${s.label}'s default), without /v1`],
+  'server-error': (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with a server error (${http(v)}).`, verifyLater(s)],
+  cdn: (s, f, v) => [`A CDN or firewall page answered for ${peer(s, f)} (${http(v)}) while probing ${s.where}; the provider itself did not judge the key.`, verifyLater(s)],
+  'unexpected-answer': (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with ${http(v)} but not the expected answer (${f.contentType ?? 'no content type'}): a captive portal, a proxy page or a wrong baseUrl?`, `Check baseUrl and any proxy between this host and ${s.label}`],
+  'unexpected-status': (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with an unexpected ${http(v)}.`, `${verifyLater(s)}; check baseUrl if it is set`],
+  internal: (s) => [`keyguard could not finish checking the ${s.label} key in ${s.where} (an internal error; details are in the log).`, 'Report it with the log line to fastify-keyguard; the key was not judged'],
+  aborted: (s) => [`The probe of ${s.where} at ${s.label} was cancelled (the server is closing).`, 'None needed'],
   // valid, unchecked, pending
   ok: (s, _f, v) => [`${s.label} accepted ${s.where} ${seen(s, v)}.`, 'None needed'],
-  'fire-pass': (s, _f, v) => [`${s.where} is a Fire Pass key ${seen(s, v)}: valid for chat on router models, refused on list routes.`, 'None needed'],
+  'fire-pass': (s, _f, v) => [`${s.label} accepted ${s.where} as a Fire Pass key ${seen(s, v)}: valid for chat on router models, refused on list routes.`, 'None needed'],
   'probe-disabled': (s) => [`${s.where} passed the offline checks; the live probe is off for it.`, 'None needed'],
   'not-configured': (s, f) => [`${s.env} is not set; the key is optional, so routes that need it answer 503.${suggest(f)}`, `Set ${s.env} to enable the routes that use ${s.label}`],
   pending: (s) => [`${s.where} has not been checked yet.`, 'Wait for the first check']
 }
+
+/** Every reason code that has its own wording. */
+export const REASON_CODES: readonly string[] = Object.freeze(Object.keys(REASONS))
 
 /** Value-free notes that accompany a verdict: what was normalised or ignored on the way. */
 export type NoteCode = 'bom' | 'newline' | 'whitespace' | 'shape' | 'file-ignored' | 'empty-used-file'
@@ -225,7 +230,6 @@ const NETWORK: Record<string, string> = {
   ECONNREFUSED: 'refused',
   ECONNRESET: 'reset',
   EPIPE: 'reset',
-  UND_ERR_SOCKET: 'reset',
   UND_ERR_CLOSED: 'reset',
   ENOTFOUND: 'dns',
   EAI_AGAIN: 'dns',
@@ -276,6 +280,8 @@ export function classifyError (err: unknown, origin: string, timeoutMs: number):
     if (tls !== undefined) return { cause: 'unreachable', reason: tls, facts: { ...facts, errno: code } }
     if (code.startsWith('HPE_')) return { cause: 'unreachable', reason: 'protocol', facts: { ...facts, errno: code } }
     if (/^(?:ERR_SSL_|ERR_TLS_|CERT_|ERR_OSSL_)/.test(code)) return { cause: 'unreachable', reason: 'tls-error', facts: { ...facts, errno: code } }
+    // "socket hang up" / "other side closed": the peer closed without answering (e.g. http:// to a TLS port), not a RST.
+    if (code === 'UND_ERR_SOCKET' || (code === 'ECONNRESET' && message === 'socket hang up')) return { cause: 'unreachable', reason: 'closed', facts: { ...facts, errno: code } }
     const network = NETWORK[code]
     if (network === 'timeout') return { cause: 'unreachable', reason: 'timeout', facts: { origin, timeoutMs } }
     if (network !== undefined) return { cause: 'unreachable', reason: network, facts: { ...facts, errno: code } }
@@ -336,5 +342,5 @@ export function classify (answer: ProbeAnswer, provider: ProviderSpec, origin: s
 export function transient (verdict: Verdict): boolean {
   if (verdict.cause !== 'unreachable') return false
   // A timeout is not retried: a hanging provider would only hang again, and boot time would multiply.
-  return ['refused', 'reset', 'dns', 'network', 'server-error', 'cdn'].includes(verdict.reason)
+  return ['refused', 'reset', 'closed', 'dns', 'network', 'server-error', 'cdn'].includes(verdict.reason)
 }
