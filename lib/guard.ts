@@ -11,7 +11,7 @@ import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
 import { readSource } from './source.js'
 import type { Env, Reading } from './source.js'
-import { undici } from './undici.js'
+import { createAgent, proxyEnv } from './undici.js'
 import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
 import type { NoteCode, Subject, Verdict } from './verdict.js'
 
@@ -39,20 +39,6 @@ interface Entry {
 }
 
 const ALL_PROVIDERS: readonly ProviderSpec[] = Object.values(providers)
-
-function proxyEnv (env: Env): { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined {
-  // undici's rule: the lower-case variable wins over the upper-case one.
-  const pick = (name: string): string | undefined => env[name.toLowerCase()] ?? env[name]
-  const httpProxy = pick('HTTP_PROXY')
-  const httpsProxy = pick('HTTPS_PROXY')
-  if ((httpProxy ?? '') === '' && (httpsProxy ?? '') === '') return undefined
-  const out: { httpProxy?: string, httpsProxy?: string, noProxy?: string } = {}
-  if (httpProxy !== undefined && httpProxy !== '') out.httpProxy = httpProxy
-  if (httpsProxy !== undefined && httpsProxy !== '') out.httpsProxy = httpsProxy
-  const noProxy = pick('NO_PROXY')
-  if (noProxy !== undefined) out.noProxy = noProxy
-  return out
-}
 
 /**
  * Per-key state and everything that changes it: the boot check, periodic rechecks with jitter and
@@ -273,9 +259,9 @@ export class Guard {
   #transport (): Dispatcher | undefined {
     if (this.#options.probe !== false && this.#options.probe.dispatcher !== undefined) return this.#options.probe.dispatcher
     if (this.#dispatcher === undefined) {
-      const proxy = proxyEnv(this.#options.env)
-      if (proxy === undefined) return undefined
-      this.#dispatcher = new (undici().EnvHttpProxyAgent)(proxy)
+      // Without a proxy, node:http(s) is enough; undici is loaded only for one.
+      if (proxyEnv(this.#options.env) === undefined) return undefined
+      this.#dispatcher = createAgent(this.#options.env)
       this.#ownDispatcher = true
     }
     return this.#dispatcher

@@ -4,10 +4,11 @@ import fp from 'fastify-plugin'
 import { bootRefused } from './errors.js'
 import { Guard } from './guard.js'
 import { healthRoutes } from './health.js'
-import { resolveOptions } from './options.js'
+import { DEFAULTS, resolveOptions } from './options.js'
 import type { FastifyKeyguardOptions } from './options.js'
-import { addGate } from './reply.js'
+import { addGate, conversionHooks, upstreamUnauthorized, watchHandler } from './reply.js'
 import type { Keyguard } from './types.js'
+import { Upstream } from './upstream.js'
 import './types.js'
 
 /** Part of Fastify's `pluginTimeout` left free after the probe deadline, so the probe's own error wins. */
@@ -16,11 +17,15 @@ const TIMEOUT_MARGIN = { ratio: 0.1, min: 1_000 }
 const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
   const options = resolveOptions(opts, process.env)
   const guard = new Guard(options, fastify.log)
+  const upstream = new Upstream(guard, options.keys, options.env)
+  const conversion = options.problem === false ? { ...DEFAULTS.problem } : options.problem
 
   const keyguard: Keyguard = {
     key: (name) => guard.key(name),
     report: () => guard.report(),
-    recheck: (name) => guard.recheck(name)
+    recheck: (name) => guard.recheck(name),
+    get fetch () { return upstream.fetch },
+    get dispatcher () { return upstream.dispatcher }
   }
   // The decorator must never print a key, whatever is logged or serialised.
   Object.defineProperties(keyguard, {
@@ -29,7 +34,16 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   })
   fastify.decorate('keyguard', keyguard)
 
-  fastify.addHook('onRoute', (route) => addGate(route, guard))
+  fastify.decorateReply('upstreamUnauthorized', upstreamUnauthorized(guard, conversion))
+  fastify.addHook('onRoute', (route) => {
+    addGate(route, guard)
+    watchHandler(route, upstream)
+  })
+  if (options.problem !== false) {
+    const { onError, onSend } = conversionHooks(guard, upstream, options.problem)
+    fastify.addHook('onError', onError)
+    fastify.addHook('onSend', onSend)
+  }
 
   fastify.addHook('onReady', async () => {
     const pluginTimeout = fastify.initialConfig.pluginTimeout ?? 0
@@ -46,7 +60,10 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
       throw err
     }
   })
-  fastify.addHook('onClose', async () => guard.close())
+  fastify.addHook('onClose', async () => {
+    guard.close()
+    upstream.close()
+  })
 
   if (options.health !== false) await fastify.register(healthRoutes(guard, options.health))
 }

@@ -1,9 +1,13 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS } from './errors.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onErrorHookHandler, onSendHookHandler, RouteOptions } from 'fastify'
+import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
+import type { ProblemDocument } from './problem.js'
+import { kHit, recognise, sanitise } from './upstream.js'
+import type { Upstream, UpstreamHit } from './upstream.js'
 
 const kGate = Symbol('fastify-keyguard.gate')
+const kWatched = Symbol('fastify-keyguard.watched')
 
 type GateHook = ((request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void) & { [kGate]?: true }
 
@@ -42,4 +46,129 @@ export function addGate (route: RouteOptions, guard: Guard): void {
   }
   gate[kGate] = true
   route.onRequest = [gate, ...existing] as NonNullable<RouteOptions['onRequest']>
+}
+
+/** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
+const KEEP = /^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|content-security-policy|x-frame-options$|referrer-policy$|cross-origin-|permissions-policy$)/
+
+/** Options of the conversion hooks. */
+export interface Conversion {
+  status: number
+  type: string
+  recognise?: ((error: unknown) => boolean | string) | undefined
+}
+
+type Hit = UpstreamHit & { force?: true, sent?: true }
+type Marked = FastifyRequest & { [kHit]?: Hit }
+
+function single (guard: Guard): string | undefined {
+  const names = guard.names()
+  return names.length === 1 ? names[0] : undefined
+}
+
+/** The key a thrown error is about: its URL's origin, else the route's only gated key, else the only key. */
+function keyFor (guard: Guard, upstream: Upstream, request: FastifyRequest, url: string | undefined): string | undefined {
+  const byUrl = upstream.targetOfUrl(url)
+  if (byUrl !== undefined) return byUrl.name
+  const gate = (request.routeOptions.config as { keyguard?: unknown }).keyguard
+  if (typeof gate === 'string') return gate
+  if (Array.isArray(gate) && gate.length === 1) return gate[0] as string
+  return single(guard)
+}
+
+/** The problem document for an upstream credential failure, sent in place of whatever the route produced. */
+function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
+  const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
+  return problemDocument(new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(hit.key ?? 'upstream'), request, {
+    type: conversion.type,
+    status: conversion.status,
+    key: hit.key,
+    provider,
+    upstreamRequestId: hit.requestId
+  })
+}
+
+/**
+ * The conversion hooks: `onError` recognises an upstream credential failure (and strips the error of
+ * upstream text before any handler logs it), `onSend` replaces the reply with a problem document. No
+ * `setErrorHandler`: the application's own handler stays in charge, and a reply it mapped to a status
+ * other than 401 (or Fastify's bare 500) is left as it is.
+ */
+export function conversionHooks (guard: Guard, upstream: Upstream, conversion: Conversion): {
+  onError: onErrorHookHandler
+  onSend: onSendHookHandler
+} {
+  const onError: onErrorHookHandler = (request, _reply, error, done) => {
+    const marked = request as Marked
+    const own = (error as { code?: unknown }).code === 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED'
+    let found: { status: number, requestId?: string, url?: string, key?: string } | undefined = own ? { status: 401 } : recognise(error)
+    if (found === undefined && conversion.recognise !== undefined) {
+      const verdict = conversion.recognise(error)
+      if (verdict !== false) found = typeof verdict === 'string' ? { status: 401, key: verdict } : { status: 401 }
+    }
+    if (found !== undefined) {
+      const named = own ? /"([^"]+)"/.exec(error.message)?.[1] : found.key
+      const key = named !== undefined && guard.has(named) ? named : keyFor(guard, upstream, request, found.url)
+      const hit: Hit = { status: found.status, force: true }
+      if (key !== undefined) hit.key = key
+      if (found.requestId !== undefined) hit.requestId = found.requestId
+      marked[kHit] ??= hit
+      if (key !== undefined) guard.suspect(key)
+    }
+    const hit = marked[kHit]
+    if (hit !== undefined && !own) sanitise(error, hit.key, hit.status)
+    done()
+  }
+
+  const onSend: onSendHookHandler = (request, reply, payload, done) => {
+    const hit = (request as Marked)[kHit]
+    if (hit === undefined || hit.sent === true) return done(null, payload)
+    const status = reply.statusCode
+    if (hit.force !== true && status !== 401 && status !== 500) return done(null, payload)
+    if (hit.force === true && status !== 401 && status !== 500 && status !== 502) {
+      // The application's error handler mapped the error to a status of its own: respect it.
+      return done(null, payload)
+    }
+    hit.sent = true
+    if (payload !== null && typeof payload === 'object' && typeof (payload as { destroy?: unknown }).destroy === 'function') {
+      (payload as { destroy: () => void }).destroy()
+    }
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (!KEEP.test(name)) reply.removeHeader(name)
+    }
+    const doc = upstreamProblem(guard, request, hit, conversion)
+    reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
+    if (doc.status === 503 && hit.key !== undefined) reply.header('retry-after', String(guard.retryAfter([hit.key])))
+    request.log.warn({ keyguard: { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, replyStatus: status } }, `fastify-keyguard: the upstream rejected our credentials; answered ${doc.status} problem+json instead of ${status}`)
+    done(null, JSON.stringify(doc))
+  }
+  return { onError, onSend }
+}
+
+/** `reply.upstreamUnauthorized(name?)`: answers with the upstream-credentials problem now and suspects the key. */
+export function upstreamUnauthorized (guard: Guard, conversion: Conversion) {
+  return function (this: FastifyReply, name?: string): FastifyReply {
+    const key = name ?? single(guard)
+    if (key !== undefined && !guard.has(key)) throw new FST_KEYGUARD_OPTIONS(`reply.upstreamUnauthorized("${key}"): not a guarded key; guarded keys: ${guard.names().join(', ')}`)
+    const hit: Hit = { status: 401, sent: true }
+    if (key !== undefined) hit.key = key
+    ;(this.request as Marked)[kHit] = hit
+    if (key !== undefined) guard.suspect(key)
+    return sendProblem(this, upstreamProblem(guard, this.request, hit, conversion))
+  }
+}
+
+/**
+ * Runs the route's handler with its request reachable from the upstream calls it makes, so an
+ * answer seen by the watching client can be tied to the reply. Health routes are left alone.
+ */
+export function watchHandler (route: RouteOptions, upstream: Upstream): void {
+  if ((route.config as { keyguardHealth?: unknown } | undefined)?.keyguardHealth === true) return
+  const handler = route.handler
+  if ((handler as { [kWatched]?: true })[kWatched] === true) return
+  const wrapped = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
+    return upstream.run(request, () => handler.call(this, request, reply))
+  }
+  ;(wrapped as { [kWatched]?: true })[kWatched] = true
+  route.handler = wrapped as RouteOptions['handler']
 }

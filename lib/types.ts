@@ -13,6 +13,17 @@ export interface Keyguard {
   report: () => Report
   /** Re-reads and re-probes now (singleflight); resolves to the new report. */
   recheck: (name?: string) => Promise<Report>
+  /**
+   * The global `fetch`, sending through `dispatcher`: hand it to fetch-based SDKs so keyguard sees an
+   * upstream 401 as it happens (the reply becomes a 502 problem and readiness is rechecked).
+   * @example new OpenAI({ apiKey: app.keyguard.key('openai'), fetch: app.keyguard.fetch })
+   */
+  readonly fetch: typeof fetch
+  /**
+   * An undici `Dispatcher` that sends through the global dispatcher and watches answers from the
+   * guarded keys' origins; for `request()`, `@fastify/reply-from` (`undici: app.keyguard.dispatcher`) and the like.
+   */
+  readonly dispatcher: Dispatcher
 }
 
 /** `config.keyguard` on a route: the keys it needs. */
@@ -21,6 +32,13 @@ export type KeyguardRouteConfig = string | readonly string[]
 declare module 'fastify' {
   interface FastifyInstance {
     keyguard: Keyguard
+  }
+  interface FastifyReply {
+    /**
+     * Answers with the upstream-credentials problem (502 by default, `application/problem+json`) and
+     * has keyguard recheck the key. The name may be left out when one key is guarded.
+     */
+    upstreamUnauthorized: (name?: string) => FastifyReply
   }
   interface FastifyContextConfig {
     /** Keys this route needs: while any fails, the route answers 503 problem+json without running. */

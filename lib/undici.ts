@@ -12,3 +12,27 @@ export function undici (): Undici {
   loaded ??= createRequire(import.meta.url)('undici') as Undici
   return loaded
 }
+
+/** Proxy settings from an environment, by undici's rule: the lower-case variable wins. */
+export function proxyEnv (env: Readonly<Record<string, string | undefined>>): { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined {
+  const pick = (name: string): string | undefined => {
+    const value = env[name.toLowerCase()] ?? env[name]
+    return value === '' ? undefined : value
+  }
+  const out: { httpProxy?: string, httpsProxy?: string, noProxy?: string } = {}
+  const httpProxy = pick('HTTP_PROXY')
+  const httpsProxy = pick('HTTPS_PROXY')
+  if (httpProxy === undefined && httpsProxy === undefined) return undefined
+  if (httpProxy !== undefined) out.httpProxy = httpProxy
+  if (httpsProxy !== undefined) out.httpsProxy = httpsProxy
+  const noProxy = pick('NO_PROXY')
+  if (noProxy !== undefined) out.noProxy = noProxy
+  return out
+}
+
+/** An undici agent of keyguard's own: through the environment's proxy when one is set. */
+export function createAgent (env: Readonly<Record<string, string | undefined>>): import('undici').Dispatcher {
+  const proxy = proxyEnv(env)
+  const { Agent, EnvHttpProxyAgent } = undici()
+  return proxy === undefined ? new Agent() : new EnvHttpProxyAgent(proxy)
+}

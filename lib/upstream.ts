@@ -1,0 +1,275 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { Guard } from './guard.js'
+import type { ProviderSpec } from './providers/types.js'
+import { createAgent } from './undici.js'
+import type { Env } from './source.js'
+
+/** What keyguard knows about an upstream answer that rejected one of our keys. */
+export interface UpstreamHit {
+  /** The guarded key's name, when the answer's origin (or the route) tells which key it was. */
+  key?: string
+  provider?: string
+  /** The upstream's HTTP status (401, or a provider's own invalid-key status). */
+  status: number
+  /** The upstream's request id, when it gave one. */
+  requestId?: string
+}
+
+/** Where a request's upstream hit is kept. */
+export const kHit = Symbol('fastify-keyguard.upstream-hit')
+
+type Marked = FastifyRequest & { [kHit]?: UpstreamHit }
+
+const REQUEST_ID = /^[\w.:/+=-]{1,128}$/
+
+function cleanId (value: unknown): string | undefined {
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined
+}
+
+interface Target {
+  name: string
+  provider: ProviderSpec
+  origin: string
+  prefix: string
+}
+
+/** Finds the guarded key whose base URL a request URL falls under (the longest path prefix wins). */
+export function targetOf (targets: readonly Target[], origin: string, path: string): Target | undefined {
+  let best: Target | undefined
+  for (const target of targets) {
+    if (target.origin !== origin || !path.startsWith(target.prefix)) continue
+    if (best === undefined || target.prefix.length > best.prefix.length) best = target
+  }
+  return best
+}
+
+/** Whether an upstream answer says our key is bad: any 401, or the provider's own invalid-key answer. */
+function rejects (target: Target, status: number, headers: Record<string, string>, text: string): boolean {
+  if (status === 401) return true
+  if (status < 400 || status >= 500 || target.provider.classify === undefined) return false
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {}
+  return target.provider.classify({ status, headers, text, json, truncated: false })?.cause === 'rejected'
+}
+
+const PEEK = 4 * 1024
+
+/**
+ * Watches upstream traffic for answers that reject a guarded key: it marks the Fastify request the
+ * call was made from (found through AsyncLocalStorage), so the reply can be converted, and makes the
+ * guard suspect the key. It never changes what the caller receives.
+ */
+export class Upstream {
+  readonly #guard: Guard
+  readonly #targets: Target[]
+  readonly #store = new AsyncLocalStorage<Marked>()
+  readonly #env: Env
+  #agent: Dispatcher | undefined
+  #dispatcher: Dispatcher | undefined
+  #fetch: typeof fetch | undefined
+  /** Set once the watching client is used; until then no request pays for AsyncLocalStorage. */
+  #active = false
+
+  constructor (guard: Guard, keys: ReadonlyArray<{ name: string, provider: ProviderSpec, baseUrl: string }>, env: Env) {
+    this.#guard = guard
+    this.#env = env
+    this.#targets = keys.map(({ name, provider, baseUrl }) => {
+      const url = new URL(baseUrl)
+      return { name, provider, origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
+    })
+  }
+
+  /** Runs a route handler with its request reachable from the upstream calls it makes. */
+  run<T> (request: FastifyRequest, fn: () => T): T {
+    return this.#active ? this.#store.run(request, fn) : fn()
+  }
+
+  /** Records a rejecting answer for the current request and suspects the key. */
+  hit (target: Target | undefined, hit: UpstreamHit, request: Marked | undefined = this.#store.getStore()): void {
+    if (request !== undefined) request[kHit] ??= hit
+    if (target !== undefined) this.#guard.suspect(target.name)
+  }
+
+  /** The guarded key an error's URL points at, if it carries one. */
+  targetOfUrl (url: unknown): Target | undefined {
+    if (typeof url !== 'string') return undefined
+    try {
+      const parsed = new URL(url)
+      return targetOf(this.#targets, parsed.origin, parsed.pathname)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The guarded key by name. */
+  target (name: string): Target | undefined {
+    return this.#targets.find((target) => target.name === name)
+  }
+
+  /** An undici interceptor that watches answers from guarded origins. */
+  interceptor (): Dispatcher.DispatcherComposeInterceptor {
+    return (dispatch) => (opts, handler) => {
+      const origin = typeof opts.origin === 'string' ? opts.origin : String(opts.origin)
+      const target = targetOf(this.#targets, new URL(origin).origin, opts.path)
+      if (target === undefined) return dispatch(opts, handler)
+      const request = this.#store.getStore()
+      let status = 0
+      let headers: Record<string, string> = {}
+      let peek = ''
+      return dispatch(opts, {
+        onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+        onRequestUpgrade: (controller, statusCode, upgradeHeaders, socket) => handler.onRequestUpgrade?.(controller, statusCode, upgradeHeaders, socket),
+        onResponseStart: (controller, statusCode, responseHeaders, statusMessage) => {
+          status = statusCode
+          headers = {}
+          for (const [name, value] of Object.entries(responseHeaders)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+          if (status === 401) this.hit(target, this.#describe(target, status, headers), request)
+          return handler.onResponseStart?.(controller, statusCode, responseHeaders, statusMessage)
+        },
+        onResponseData: (controller, chunk) => {
+          if (status >= 400 && status !== 401 && peek.length < PEEK) peek += chunk.toString('utf8', 0, PEEK - peek.length)
+          return handler.onResponseData?.(controller, chunk)
+        },
+        onResponseEnd: (controller, trailers) => {
+          // A provider's own invalid-key answer (Gemini's 400 API_KEY_INVALID) needs its body to tell.
+          if (status !== 401 && rejects(target, status, headers, peek)) this.hit(target, this.#describe(target, status, headers), request)
+          return handler.onResponseEnd?.(controller, trailers)
+        },
+        onResponseError: (controller, err) => handler.onResponseError?.(controller, err)
+      })
+    }
+  }
+
+  #describe (target: Target, status: number, headers: Record<string, string>): UpstreamHit {
+    const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status }
+    const requestId = cleanId(headers['x-request-id'] ?? headers['request-id'])
+    if (requestId !== undefined) hit.requestId = requestId
+    return hit
+  }
+
+  /**
+   * An undici Dispatcher of keyguard's own (through the environment's proxy when one is set) that
+   * watches answers from guarded origins. Created on first use, destroyed by `close()`.
+   */
+  get dispatcher (): Dispatcher {
+    if (this.#dispatcher === undefined) {
+      this.#agent = createAgent(this.#env)
+      this.#dispatcher = this.#agent.compose(this.interceptor())
+      this.#active = true
+    }
+    return this.#dispatcher
+  }
+
+  /** Destroys the agent, cutting any upstream call still in flight. */
+  close (): void {
+    this.#agent?.destroy().catch(() => {})
+    this.#agent = undefined
+  }
+
+  /** The global `fetch` sending through the watching dispatcher; hand it to SDKs (`new OpenAI({ fetch })`). */
+  get fetch (): typeof fetch {
+    if (this.#fetch === undefined) {
+      const dispatcher = this.dispatcher
+      // Node's fetch takes an undici dispatcher through the non-standard `dispatcher` init member.
+      this.#fetch = (input, init) => fetch(input, { ...init, dispatcher } as unknown as RequestInit)
+    }
+    return this.#fetch
+  }
+}
+
+interface ErrorShape {
+  name?: unknown
+  code?: unknown
+  status?: unknown
+  statusCode?: unknown
+  headers?: unknown
+  responseHeaders?: unknown
+  requestID?: unknown
+  requestId?: unknown
+  url?: unknown
+  lastError?: unknown
+  rawResponse?: unknown
+  response?: unknown
+  message?: unknown
+  [key: symbol]: unknown
+}
+
+const get = (headers: unknown, name: string): unknown => {
+  if (headers === null || typeof headers !== 'object') return undefined
+  const h = headers as { get?: unknown } & Record<string, unknown>
+  return typeof h.get === 'function' ? (h.get as (n: string) => unknown)(name) : h[name]
+}
+
+/**
+ * Recognises an error thrown by an upstream client because the upstream rejected our credentials:
+ * openai-node and the other Stainless SDKs (`status` 401 with Fetch `headers`), @anthropic-ai/sdk,
+ * Vercel AI SDK `APICallError` (also inside `RetryError.lastError`), Speakeasy SDKs (Mistral,
+ * Fireworks: `statusCode` 401 with a `rawResponse`, or the `Unauthorized` class), Cohere, Hugging
+ * Face, Replicate, and undici `ResponseError`. The application's own 401s (`reply.code(401)`,
+ * @fastify/jwt, http-errors) have none of these shapes and are left alone.
+ */
+export function recognise (error: unknown): { status: number, requestId?: string, url?: string } | undefined {
+  if (error === null || typeof error !== 'object') return undefined
+  const err = error as ErrorShape
+  if (err.name === 'AI_RetryError' && err.lastError !== undefined) return recognise(err.lastError)
+  const out = (status: number, requestId: unknown, url?: unknown): { status: number, requestId?: string, url?: string } => {
+    const found: { status: number, requestId?: string, url?: string } = { status }
+    const id = cleanId(requestId)
+    if (id !== undefined) found.requestId = id
+    if (typeof url === 'string') found.url = url
+    return found
+  }
+  // undici ResponseError (7.x) and ResponseStatusCodeError (6.x)
+  if ((err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') && err.statusCode === 401) {
+    return out(401, get(err.headers, 'x-request-id') ?? get(err.headers, 'request-id'))
+  }
+  // Vercel AI SDK, across package copies (Symbol.for marker)
+  if ((err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true) && err.statusCode === 401) {
+    return out(401, get(err.responseHeaders, 'x-request-id'), err.url)
+  }
+  // Stainless SDKs: openai, @anthropic-ai/sdk, groq-sdk, together-ai
+  if (err.status === 401 && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') {
+    return out(401, err.requestID ?? get(err.headers, 'x-request-id') ?? get(err.headers, 'request-id'))
+  }
+  // Speakeasy (Mistral, @fireworksai/sdk SDKError) and Fern (Cohere): statusCode with the raw Response
+  if (err.statusCode === 401 && err.rawResponse !== null && typeof err.rawResponse === 'object') {
+    return out(401, get((err.rawResponse as { headers?: unknown }).headers, 'x-request-id'))
+  }
+  // @fireworksai/sdk's Unauthorized class has no status at all
+  if (err.name === 'Unauthorized' && 'data$' in err) return out(401, undefined)
+  // @huggingface/hub HubApiError
+  if (err.name === 'HubApiError' && err.statusCode === 401) return out(401, err.requestId, err.url)
+  // replicate ApiError: a Fetch Response on .response
+  const response = err.response as { status?: unknown, headers?: unknown, url?: unknown } | undefined
+  if (err.name === 'ApiError' && response?.status === 401) return out(401, get(response.headers, 'x-request-id'), response.url)
+  return undefined
+}
+
+/** Enumerable members of upstream errors that hold the upstream's body, headers or our request. */
+const UPSTREAM_MEMBERS = ['error', 'headers', 'body', 'data', 'data$', 'responseBody', 'responseHeaders', 'rawResponse', 'response', 'request', 'requestBodyValues', 'cause', 'lastError', 'errors']
+
+/**
+ * Strips an upstream auth error of everything that came from the upstream (its message echoes a
+ * masked key, its body and headers hold more) before the error handler logs or serialises it.
+ */
+export function sanitise (error: object, key: string | undefined, status: number): void {
+  const err = error as Record<string, unknown>
+  for (const member of UPSTREAM_MEMBERS) {
+    if (Object.prototype.hasOwnProperty.call(err, member)) {
+      try {
+        delete err[member]
+      } catch {}
+    }
+  }
+  const message = `The upstream rejected the credentials of ${key === undefined ? 'a guarded key' : `key "${key}"`} (HTTP ${status}); upstream text withheld by fastify-keyguard`
+  try {
+    const frames = typeof err.stack === 'string' ? err.stack.split('\n').filter((line) => /^\s+at /.test(line)) : []
+    err.message = message
+    // The stack's first line was written from the original message.
+    err.stack = [`${String(err.name ?? 'Error')}: ${message}`, ...frames].join('\n')
+  } catch {}
+}
