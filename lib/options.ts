@@ -64,6 +64,12 @@ export interface ProblemOptions {
   status?: number
   /** `type` URI of that problem. @default 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized' */
   type?: string
+  /**
+   * Recognises upstream credential failures keyguard does not know (another SDK's error class): return
+   * `true`, or the name of the guarded key it concerns. Called in `onError` for unrecognised errors only.
+   * @example recognise: (err) => err instanceof AcmeAuthError && 'acme'
+   */
+  recognise?: (error: unknown) => boolean | string
 }
 
 /**
@@ -127,7 +133,7 @@ export interface ResolvedOptions {
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
   health: { live: string | false, ready: string | false, details: boolean } | false
-  problem: { status: number, type: string } | false
+  problem: { status: number, type: string, recognise?: (error: unknown) => boolean | string } | false
   onChange?: (report: Report, change: Change) => void
 }
 
@@ -308,7 +314,7 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
   if (!isObject(problem)) return bad(`option "problem" must be false or an object; received ${got(problem)}`)
   const p = problem as ProblemOptions
   for (const field of Object.keys(p)) {
-    if (!['status', 'type'].includes(field)) bad(`option "problem" has an unknown field "${field}"; expected status, type`)
+    if (!['status', 'type', 'recognise'].includes(field)) bad(`option "problem" has an unknown field "${field}"; expected status, type, recognise`)
   }
   const status = p.status === undefined ? DEFAULTS.problem.status : integer(p.status, 'problem.status', 500, 599, ' (a server error: the upstream rejected our credentials, not the client)')
   let type: string = DEFAULTS.problem.type
@@ -316,7 +322,8 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
     if (typeof p.type !== 'string' || !/^[a-z][a-z0-9+.-]*:\S+$/i.test(p.type)) bad(`option "problem.type" must be an absolute URI; received ${got(p.type)}`)
     type = p.type
   }
-  return { status, type }
+  if (p.recognise !== undefined && typeof p.recognise !== 'function') bad(`option "problem.recognise" must be a function; received ${got(p.recognise)}`)
+  return p.recognise === undefined ? { status, type } : { status, type, recognise: p.recognise }
 }
 
 /** Checks the options, applies the defaults, and throws `FST_KEYGUARD_OPTIONS` naming the first bad option. */
