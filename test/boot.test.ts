@@ -1,0 +1,248 @@
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
+import { test } from 'tap'
+import Fastify from 'fastify'
+import keyguard from '../index.js'
+import type { BootRefusedError, KeySpec } from '../index.js'
+import { appWith, canary, leaks } from './helpers/app.js'
+import { startStub } from './helpers/stub.js'
+import type { Mode } from './helpers/stub.js'
+
+const GOOD = 'fw_' + 'G'.repeat(32)
+const BAD = 'fw_' + 'B'.repeat(32)
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+async function bootError (ready: PromiseLike<unknown>): Promise<BootRefusedError> {
+  try {
+    await ready
+  } catch (err) {
+    return err as BootRefusedError
+  }
+  throw new Error('ready() resolved')
+}
+
+test('a valid key boots, readiness passes and the transition is logged once at info', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD } })
+  t.teardown(() => app.close())
+  t.equal(app.keyguard.report().checks.fireworks?.cause, 'pending', 'pending before the first verdict')
+  t.equal(app.keyguard.report().status, 'fail')
+  await app.ready()
+  const check = app.keyguard.report().checks.fireworks
+  t.match(check, { status: 'pass', cause: 'valid', reason: 'ok', httpStatus: 200, fingerprint: 'fw_…GGGG', source: 'env', provider: 'fireworks', env: 'FIREWORKS_API_KEY' })
+  t.equal(stub.hits, 1, 'one probe')
+  t.equal(stub.requests[0]?.path, '/v1/accounts/fireworks/models?pageSize=1', 'the control-plane route, not /inference/v1/models')
+  t.equal(stub.lastKey(), GOOD)
+  const lines = logs.records().filter((r) => (r.keyguard as { cause?: string } | undefined)?.cause === 'valid')
+  t.equal(lines.length, 1)
+  t.equal(lines[0]?.level, 30)
+  t.equal(app.keyguard.key(), GOOD)
+  t.equal(app.keyguard.key('fireworks'), GOOD)
+})
+
+const REFUSING: Array<[string, Mode, string, string]> = [
+  ['rejected', '401json', 'rejected', 'unauthorized'],
+  ['forbidden', '403json', 'forbidden', 'forbidden']
+]
+
+for (const [row, mode, cause, reason] of REFUSING) {
+  test(`cause table: ${row} refuses the boot with its cause and fix`, async (t) => {
+    const stub = await startStub({ mode })
+    t.teardown(() => stub.close())
+    const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD } })
+    t.teardown(() => app.close())
+    const err = await bootError(app.ready())
+    t.equal(err.code, 'FST_KEYGUARD_BOOT_REFUSED')
+    t.equal(err.checks.length, 1)
+    t.match(err.checks[0], { name: 'fireworks', cause, reason, status: 'fail', fingerprint: 'fw_…BBBB' })
+    t.match(err.message, /\[fireworks\]/)
+    t.match(err.message, /FIREWORKS_API_KEY/)
+    t.match(err.message, /Fireworks AI/)
+    t.match(err.message, /Fix: /)
+    const errors = logs.records().filter((r) => r.level === 50 && (r.err as { code?: string } | undefined)?.code === 'FST_KEYGUARD_BOOT_REFUSED')
+    t.equal(errors.length, 1, 'the refusal is logged once, with { err }')
+  })
+}
+
+test('cause table: missing and malformed refuse the boot and send nothing', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  for (const [env, cause] of [[{}, 'missing'], [{ FIREWORKS_API_KEY: 'fw_ab\u200bcdefghijklmnopqrstuv' }, 'malformed']] as const) {
+    const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env })
+    const err = await bootError(app.ready())
+    t.equal(err.checks[0]?.cause, cause)
+    await app.close()
+  }
+  t.equal(stub.hits, 0, 'a key that fails inspection is never sent anywhere')
+})
+
+const BOOTING: Array<[string, Mode, string, string, number]> = [
+  ['limited (429)', '429', 'limited', 'warn', 200],
+  ['limited (402)', '402', 'limited', 'warn', 200],
+  ['unreachable (503)', '503', 'unreachable', 'warn', 200],
+  ['unreachable (CDN 522)', 'cf52x', 'unreachable', 'warn', 200]
+]
+
+for (const [row, mode, cause, status, ready] of BOOTING) {
+  test(`cause table: ${row} boots with a warning and readiness ${ready}`, async (t) => {
+    const stub = await startStub({ mode })
+    t.teardown(() => stub.close())
+    const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { retries: 0, interval: 0 } })
+    t.teardown(() => app.close())
+    await app.ready()
+    t.match(app.keyguard.report(), { status, checks: { fireworks: { cause, status } } })
+    t.equal((await app.inject('/readyz')).statusCode, ready)
+  })
+}
+
+test('cause table: unchecked (probe: false) boots without a request', async (t) => {
+  const stub = await startStub()
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url, probe: false }], env: { FIREWORKS_API_KEY: GOOD } })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unchecked', reason: 'probe-disabled', status: 'pass' })
+  t.equal(stub.hits, 0)
+  const all = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY: GOOD }, probe: false })
+  await all.app.ready()
+  t.equal(all.app.keyguard.report().checks.fireworks?.cause, 'unchecked')
+  await all.app.close()
+})
+
+test('cause table: an optional key that is absent is unchecked and the boot goes on', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({
+    keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url, required: false }],
+    env: { FIREWORKS_API_KEY: GOOD, OPENAI_KEY: 'x' }
+  })
+  t.teardown(() => app.close())
+  await app.ready()
+  const check = app.keyguard.report().checks.openai
+  t.match(check, { cause: 'unchecked', reason: 'not-configured', status: 'pass' })
+  t.match(check?.message, /OPENAI_API_KEY is not set; the key is optional/)
+  t.match(check?.message, /OPENAI_KEY/, 'near-miss names are offered for optional keys too')
+  t.equal((await app.inject('/readyz')).statusCode, 200)
+})
+
+test('onUnreachable decides the unreachable case', async (t) => {
+  const stub = await startStub({ mode: '503' })
+  t.teardown(() => stub.close())
+  const refuse = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, onUnreachable: 'refuse', probe: { retries: 0 } })
+  const err = await bootError(refuse.app.ready())
+  t.equal(err.checks[0]?.cause, 'unreachable')
+  await refuse.app.close()
+
+  const degrade = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, onUnreachable: 'degrade', probe: { retries: 0, interval: 0 } })
+  t.teardown(() => degrade.app.close())
+  await degrade.app.ready()
+  t.equal(degrade.app.keyguard.report().checks.fireworks?.status, 'fail')
+  t.equal((await degrade.app.inject('/readyz')).statusCode, 503)
+
+  const degradeInvalid = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, onInvalid: 'degrade', onUnreachable: 'refuse', probe: { retries: 0 } })
+  t.teardown(() => degradeInvalid.app.close())
+  const err2 = await bootError(degradeInvalid.app.ready())
+  t.equal(err2.code, 'FST_KEYGUARD_BOOT_REFUSED', "onUnreachable: 'refuse' refuses even in degrade mode")
+})
+
+test('faults #52: listen() rejects on a refused boot and the port is never opened', async (t) => {
+  const stub = await startStub()
+  t.teardown(() => stub.close())
+  const port = await freePort()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD } })
+  const err = await bootError(app.listen({ port, host: '127.0.0.1' }))
+  t.equal(err.code, 'FST_KEYGUARD_BOOT_REFUSED')
+  const refused = await new Promise<string>((resolve) => {
+    const socket = createServer().listen(port, '127.0.0.1', () => { socket.close(() => resolve('free')) }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
+  })
+  t.equal(refused, 'free', 'the port was never bound')
+})
+
+test('faults #19: a hanging stand-in makes ready() settle within the probe timeout plus a second, as unreachable', async (t) => {
+  const stub = await startStub({ mode: 'hang' })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 300, interval: 0 } })
+  t.teardown(() => app.close())
+  const started = performance.now()
+  await app.ready()
+  const took = performance.now() - started
+  t.ok(took < 1300, `settled in ${Math.round(took)} ms`)
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'timeout', status: 'warn' })
+  t.equal(stub.hits, 1, 'a timeout is not retried')
+})
+
+test("faults #55: the probe's own deadline fires before Fastify's pluginTimeout", async (t) => {
+  const stub = await startStub({ mode: 'hang' })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 60_000, interval: 0 } }, { pluginTimeout: 1500 })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'timeout' }, 'not FST_ERR_HOOK_TIMEOUT')
+})
+
+test('keys are probed concurrently and reported separately', async (t) => {
+  const stub = await startStub({ mode: 'slow', delay: 150, keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const keys: KeySpec[] = []
+  const env: Record<string, string> = {}
+  for (let i = 1; i <= 50; i++) {
+    keys.push({ name: `k${i}`, provider: 'fireworks', env: `K${i}`, baseUrl: stub.url })
+    env[`K${i}`] = i === 7 ? BAD : GOOD
+  }
+  const { app } = await appWith({ keys, env, onInvalid: 'degrade', probe: { interval: 0 } })
+  t.teardown(() => app.close())
+  await app.ready()
+  const report = app.keyguard.report()
+  t.equal(Object.keys(report.checks).length, 50)
+  t.equal(Object.values(report.checks).filter((c) => c.cause === 'valid').length, 49)
+  t.equal(report.checks.k7?.cause, 'rejected')
+  t.equal(stub.hits, 50)
+  t.ok(stub.peak > 1, `probes overlapped (peak ${stub.peak})`)
+  t.ok(stub.peak <= 16, 'at most 16 at a time')
+})
+
+test('degrade mode boots with a failing key; key() refuses a missing one', async (t) => {
+  const stub = await startStub()
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD }, onInvalid: 'degrade', probe: { interval: 0 } })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.equal(app.keyguard.report().status, 'fail')
+  t.equal(app.keyguard.key('fireworks'), BAD, 'a rejected key is still the current key; the gate decides')
+  t.throws(() => app.keyguard.key('openai'), { code: 'FST_KEYGUARD_KEY_UNAVAILABLE', message: /OPENAI_API_KEY.*missing/ })
+  t.throws(() => app.keyguard.key(), { code: 'FST_KEYGUARD_KEY_UNAVAILABLE', message: /Several keys/ })
+  t.throws(() => app.keyguard.key('nope'), { code: 'FST_KEYGUARD_KEY_UNAVAILABLE', message: /No key named "nope"/ })
+  await t.rejects(app.keyguard.recheck('nope'), { code: 'FST_KEYGUARD_KEY_UNAVAILABLE' })
+})
+
+test('faults #71 #78: a canary key never appears in logs, errors, checks, report or the decorator', async (t) => {
+  const key = canary()
+  const stub = await startStub({ mode: '401json' })
+  t.teardown(() => stub.close())
+  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key + '\n' } })
+  t.teardown(() => app.close())
+  const err = await bootError(app.ready())
+  const seen = [
+    logs.text(),
+    err.message,
+    String(err.stack),
+    JSON.stringify(err.checks),
+    JSON.stringify(app.keyguard.report()),
+    JSON.stringify(app.keyguard),
+    inspect(app.keyguard, { depth: 5 }),
+    inspect(err, { depth: 5 })
+  ].join('\n')
+  t.same(leaks(seen, key), [], 'no 8-character piece of the key')
+  t.match(inspect(app.keyguard), /Keyguard \{ keys: \[fireworks\]/)
+})
