@@ -63,7 +63,12 @@ export async function readKeyFile (file: string): Promise<{ text: string } | { v
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
     try {
       const buffer = Buffer.alloc(MAX_KEY_FILE + 1)
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+      // One read may return less than asked (procfs, FUSE, network file systems): read until the end or the cap.
+      let bytesRead = 0
+      for (let n = -1; n !== 0 && bytesRead < buffer.length;) {
+        n = (await handle.read(buffer, bytesRead, buffer.length - bytesRead, bytesRead)).bytesRead
+        bytesRead += n
+      }
       if (bytesRead > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path, size: bytesRead, max: MAX_KEY_FILE } } }
       return { text: buffer.toString('utf8', 0, bytesRead) }
     } finally {
