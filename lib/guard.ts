@@ -52,6 +52,7 @@ export class Guard {
   readonly #controller = new AbortController()
   readonly #random: () => number
   #closed = false
+  #draining = false
   #version = 0
   #report: Report | undefined
   #dispatcher: Dispatcher | undefined
@@ -83,6 +84,16 @@ export class Guard {
   /** Increases with every change of any key; lets readers cache what they render. */
   get version (): number {
     return this.#version
+  }
+
+  /** Whether the server has begun to close: readiness fails from then on. */
+  get draining (): boolean {
+    return this.#draining
+  }
+
+  /** Marks the server as closing (Fastify's `preClose`), before any connection is refused. */
+  drain (): void {
+    this.#draining = true
   }
 
   /** Whether a key of this name is guarded. */

@@ -46,11 +46,9 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
  */
 export function healthRoutes (guard: Guard, options: { live: string | false, ready: string | false, details: boolean }) {
   return async function keyguardHealth (child: FastifyInstance): Promise<void> {
-    let closing = false
     let version = -1
     let status = 503
     let body = ''
-    child.addHook('preClose', async () => { closing = true })
     child.setErrorHandler((_err, _request, reply) => send(reply, 500, CLOSING))
     // rateLimit: false exempts the routes from @fastify/rate-limit; keyguardHealth lets an app's auth hook skip them.
     const config = { rateLimit: false, keyguardHealth: true }
@@ -59,7 +57,7 @@ export function healthRoutes (guard: Guard, options: { live: string | false, rea
     }
     if (options.ready !== false) {
       child.get(options.ready, { config }, (_request, reply) => {
-        if (closing) return send(reply, 503, CLOSING)
+        if (guard.draining) return send(reply, 503, CLOSING)
         if (version !== guard.version) {
           const report = guard.report()
           version = guard.version

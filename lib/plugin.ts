@@ -60,6 +60,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
       throw err
     }
   })
+  fastify.addHook('preClose', async () => guard.drain())
   fastify.addHook('onClose', async () => {
     guard.close()
     upstream.close()

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import keyguard from '../../index.js'
 import type { FastifyKeyguardOptions } from '../../index.js'
 
@@ -22,7 +22,7 @@ export function logs (): { logs: Logs, stream: { write: (line: string) => void }
 }
 
 /** A Fastify app with a trace-level logger captured in memory and keyguard registered. */
-export async function appWith (options: FastifyKeyguardOptions, fastify: Parameters<typeof Fastify>[0] = {}): Promise<{ app: FastifyInstance, logs: Logs }> {
+export async function appWith (options: FastifyKeyguardOptions, fastify: FastifyServerOptions = {}): Promise<{ app: FastifyInstance, logs: Logs }> {
   const { logs: captured, stream } = logs()
   const app = Fastify({ logger: { level: 'trace', stream }, ...fastify })
   await app.register(keyguard, options)
