@@ -58,7 +58,11 @@ export interface Conversion {
   recognise?: ((error: unknown) => boolean | string) | undefined
 }
 
-type Hit = UpstreamHit & { force?: true, sent?: true }
+/**
+ * A request's upstream credential failure. `expected` is the status Fastify's default error handler
+ * gives the thrown error; a reply with another status (but 401) was mapped by the application itself.
+ */
+type Hit = UpstreamHit & { expected?: number, sent?: true }
 type Marked = FastifyRequest & { [kHit]?: Hit }
 
 function single (guard: Guard): string | undefined {
@@ -76,6 +80,14 @@ function keyFor (guard: Guard, upstream: Upstream, request: FastifyRequest, url:
   return single(guard)
 }
 
+/** The status Fastify's default error handler answers an error with (`lib/error-status.js`). */
+function defaultStatus (error: { statusCode?: unknown, status?: unknown }, current: number): number {
+  const inRange = (value: unknown): value is number => typeof value === 'number' && value >= 400 && value <= 599
+  if (inRange(error.statusCode)) return error.statusCode
+  if (inRange(error.status)) return error.status
+  return inRange(current) ? current : 500
+}
+
 /** The problem document for an upstream credential failure, sent in place of whatever the route produced. */
 function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
@@ -88,57 +100,85 @@ function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conve
   })
 }
 
+/** `Retry-After` of a 503 problem: the next check of the key (of every key when it is not known). */
+function retryAfter (guard: Guard, doc: ProblemDocument, key: string | undefined): number | undefined {
+  return doc.status === 503 ? guard.retryAfter(key === undefined ? guard.names() : [key]) : undefined
+}
+
+/** Whether a payload is a fetch `Response` (Fastify's own test: any realm, any undici copy). */
+const isResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === '[object Response]'
+
+/** Cancels a payload that will not be sent: a Node stream, a web stream, or a fetch `Response`. */
+function discard (payload: unknown): void {
+  if (payload === null || typeof payload !== 'object') return
+  const body = isResponse(payload) ? payload.body : payload
+  if (typeof (body as { destroy?: unknown } | null)?.destroy === 'function') (body as { destroy: () => void }).destroy()
+  else if (typeof (body as { cancel?: unknown } | null)?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {})
+}
+
 /**
  * The conversion hooks: `onError` recognises an upstream credential failure (and strips the error of
  * upstream text before any handler logs it), `onSend` replaces the reply with a problem document. No
  * `setErrorHandler`: the application's own handler stays in charge, and a reply it mapped to a status
- * other than 401 (or Fastify's bare 500) is left as it is.
+ * of its own (other than 401) is left as it is.
  */
 export function conversionHooks (guard: Guard, upstream: Upstream, conversion: Conversion): {
   onError: onErrorHookHandler
   onSend: onSendHookHandler
 } {
-  const onError: onErrorHookHandler = (request, _reply, error, done) => {
+  const byPredicate = (error: unknown, request: FastifyRequest): { status: number, key?: string } | undefined => {
+    let verdict: boolean | string
+    try {
+      verdict = conversion.recognise?.(error) ?? false
+    } catch (err) {
+      request.log.error({ keyguard: { code: (err as { code?: unknown })?.code } }, 'fastify-keyguard: the problem.recognise predicate threw; the error is treated as not recognised')
+      return undefined
+    }
+    if (verdict === false) return undefined
+    return typeof verdict === 'string' ? { status: 401, key: verdict } : { status: 401 }
+  }
+
+  const onError: onErrorHookHandler = (request, reply, error, done) => {
     const marked = request as Marked
     const own = (error as { code?: unknown }).code === 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED'
-    let found: { status: number, requestId?: string, url?: string, key?: string } | undefined = own ? { status: 401 } : recognise(error)
-    if (found === undefined && conversion.recognise !== undefined) {
-      const verdict = conversion.recognise(error)
-      if (verdict !== false) found = typeof verdict === 'string' ? { status: 401, key: verdict } : { status: 401 }
-    }
-    if (found !== undefined) {
-      const named = own ? /"([^"]+)"/.exec(error.message)?.[1] : found.key
-      const key = named !== undefined && guard.has(named) ? named : keyFor(guard, upstream, request, found.url)
-      const hit: Hit = { status: found.status, force: true }
+    // The exported error names its key in quotes: `new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED('fireworks')`.
+    const named = own ? /"([^"]+)"/.exec(error.message)?.[1] : undefined
+    const found: { status: number, requestId?: string, url?: string, key?: string } | undefined = own
+      ? (named === undefined ? { status: 401 } : { status: 401, key: named })
+      : recognise(error) ?? byPredicate(error, request)
+    if (found !== undefined && marked[kHit] === undefined) {
+      const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
+      const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
       if (found.requestId !== undefined) hit.requestId = found.requestId
-      marked[kHit] ??= hit
+      marked[kHit] = hit
       if (key !== undefined) guard.suspect(key)
     }
     const hit = marked[kHit]
-    if (hit !== undefined && !own) sanitise(error, hit.key, hit.status)
+    if (hit !== undefined) {
+      hit.expected = defaultStatus(error as { statusCode?: unknown, status?: unknown }, reply.statusCode)
+      if (!own) sanitise(error, hit.key, hit.status)
+    }
     done()
   }
 
   const onSend: onSendHookHandler = (request, reply, payload, done) => {
     const hit = (request as Marked)[kHit]
     if (hit === undefined || hit.sent === true) return done(null, payload)
-    const status = reply.statusCode
-    if (hit.force !== true && status !== 401 && status !== 500) return done(null, payload)
-    if (hit.force === true && status !== 401 && status !== 500 && status !== 502) {
-      // The application's error handler mapped the error to a status of its own: respect it.
-      return done(null, payload)
-    }
+    // Fastify takes a fetch Response's status and headers after the onSend hooks.
+    const status = isResponse(payload) ? payload.status : reply.statusCode
+    // 401, the upstream's own status passed through, or what the default error handler made of the
+    // error (500 when nothing was thrown); any other status is the application's own mapping.
+    if (status !== 401 && status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)
     hit.sent = true
-    if (payload !== null && typeof payload === 'object' && typeof (payload as { destroy?: unknown }).destroy === 'function') {
-      (payload as { destroy: () => void }).destroy()
-    }
+    discard(payload)
     for (const name of Object.keys(reply.getHeaders())) {
       if (!KEEP.test(name)) reply.removeHeader(name)
     }
     const doc = upstreamProblem(guard, request, hit, conversion)
     reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-    if (doc.status === 503 && hit.key !== undefined) reply.header('retry-after', String(guard.retryAfter([hit.key])))
+    const after = retryAfter(guard, doc, hit.key)
+    if (after !== undefined) reply.header('retry-after', String(after))
     request.log.warn({ keyguard: { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, replyStatus: status } }, `fastify-keyguard: the upstream rejected our credentials; answered ${doc.status} problem+json instead of ${status}`)
     done(null, JSON.stringify(doc))
   }
@@ -154,7 +194,8 @@ export function upstreamUnauthorized (guard: Guard, conversion: Conversion) {
     if (key !== undefined) hit.key = key
     ;(this.request as Marked)[kHit] = hit
     if (key !== undefined) guard.suspect(key)
-    return sendProblem(this, upstreamProblem(guard, this.request, hit, conversion))
+    const doc = upstreamProblem(guard, this.request, hit, conversion)
+    return sendProblem(this, doc, retryAfter(guard, doc, key))
   }
 }
 

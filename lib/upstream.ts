@@ -73,6 +73,8 @@ export class Upstream {
   #fetch: typeof fetch | undefined
   /** Set once the watching client is used; until then no request pays for AsyncLocalStorage. */
   #active = false
+  /** The request whose handler is running synchronously while the watching client is still unused. */
+  #pending: Marked | undefined
 
   constructor (guard: Guard, keys: ReadonlyArray<{ name: string, provider: ProviderSpec, baseUrl: string }>, env: Env) {
     this.#guard = guard
@@ -85,7 +87,15 @@ export class Upstream {
 
   /** Runs a route handler with its request reachable from the upstream calls it makes. */
   run<T> (request: FastifyRequest, fn: () => T): T {
-    return this.#active ? this.#store.run(request, fn) : fn()
+    if (this.#active) return this.#store.run(request, fn)
+    // The handler that first touches the watching client enters its request's context then (see
+    // `dispatcher`), so even the first upstream call is tied to its reply.
+    this.#pending = request
+    try {
+      return fn()
+    } finally {
+      this.#pending = undefined
+    }
   }
 
   /** Records a rejecting answer for the current request and suspects the key. */
@@ -103,11 +113,6 @@ export class Upstream {
     } catch {
       return undefined
     }
-  }
-
-  /** The guarded key by name. */
-  target (name: string): Target | undefined {
-    return this.#targets.find((target) => target.name === name)
   }
 
   /** An undici interceptor that watches answers from guarded origins. */
@@ -160,6 +165,7 @@ export class Upstream {
       this.#agent = createAgent(this.#env)
       this.#dispatcher = this.#agent.compose(this.interceptor())
       this.#active = true
+      if (this.#pending !== undefined) this.#store.enterWith(this.#pending)
     }
     return this.#dispatcher
   }
