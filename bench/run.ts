@@ -1,0 +1,588 @@
+// `npm run bench` (about 6 minutes) and `npm run bench -- --quick` (about 1 minute).
+// Side-by-side ratios only: absolute req/s swings several-fold between runs on a shared machine, so
+// each figure compares two servers measured in the same run, interleaved A B / B A over several rounds.
+// The primary figure is the server process's own CPU time per request (process.cpuUsage() deltas
+// taken inside the server child), because the load generator in this process saturates a core.
+import { execFileSync, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, release, totalmem, type } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { startStub } from '../test/helpers/stub.js'
+import type { Stub } from '../test/helpers/stub.js'
+import type { Command, Message, ServerConfig } from './server.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROOT = join(HERE, '..')
+const RESULTS = join(HERE, 'results')
+// Inside the repository (gitignored), so the compiled files find package.json ("type": "module") and node_modules.
+const BUILD = join(RESULTS, 'build')
+const README = join(HERE, 'README.md')
+const KEY = 'fw_' + 'Bench0Key1Valid2Abcdefgh'
+const WRONG_KEY = 'fw_' + 'Bench0Key1Wrong2Abcdefgh'
+const PROBE_PATH = '/v1/accounts/fireworks/models'
+
+const argv = process.argv.slice(2)
+const quick = argv.includes('--quick')
+const profile = argv.includes('--profile')
+const only = new Set((argv.find((arg) => arg.startsWith('--only='))?.slice(7) ?? '1,2,3,4,5,6,7').split(','))
+
+const SETTINGS = quick
+  ? { rounds: 3, window: 1.5, warmup: 1, connections: 10, bootRounds: 2, memoryRequests: 100_000 }
+  : { rounds: 6, window: 3, warmup: 2, connections: 10, bootRounds: 5, memoryRequests: 1_000_000 }
+
+// Hard stop: the bench ends by itself even if a child or a socket hangs.
+const watchdog = setTimeout(() => {
+  console.error('bench: watchdog fired, stopping')
+  for (const child of children) child.proc.kill('SIGKILL')
+  process.exit(2)
+}, (quick ? 4 : 12) * 60_000)
+watchdog.unref()
+
+// ───────────────────────── statistics ─────────────────────────
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+interface Spread { median: number, min: number, max: number }
+
+function spread (values: number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) }
+}
+
+const f2 = (n: number): string => n.toFixed(2)
+const f3 = (n: number): string => n.toFixed(3)
+const f0 = (n: number): string => n.toFixed(0)
+const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
+const signed = (n: number, fmt: (n: number) => string): string => (n >= 0 ? '+' : '−') + fmt(Math.abs(n))
+
+// ───────────────────────── server children ─────────────────────────
+
+type Answer = Extract<Message, { type: 'answer' }>
+type Listening = Extract<Message, { type: 'listening' }>
+
+const children = new Set<Child>()
+
+class Child {
+  readonly proc: ChildProcess
+  readonly label: string
+  #next = 0
+  readonly #pending = new Map<number, (answer: Answer) => void>()
+  listening!: Listening
+  /** ms from fork() to the child's "listening" message. */
+  bootMs = 0
+
+  private constructor (proc: ChildProcess, label: string) {
+    this.proc = proc
+    this.label = label
+    proc.on('message', (message: Message) => {
+      if (message.type === 'answer') {
+        this.#pending.get(message.id)?.(message)
+        this.#pending.delete(message.id)
+      }
+    })
+  }
+
+  static async spawn (label: string, config: ServerConfig, env: Record<string, string> = {}): Promise<Child> {
+    const execArgv = ['--expose-gc']
+    if (profile) execArgv.push('--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'prof', label.replace(/[^\w-]+/g, '_')))
+    const started = performance.now()
+    // A clean environment: no proxy variables, no NODE_OPTIONS loader from this process.
+    const proc = fork(join(BUILD, 'bench', 'server.js'), [], {
+      execArgv,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', BENCH_SERVER: JSON.stringify(config), ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
+    const child = new Child(proc, label)
+    children.add(child)
+    proc.on('exit', () => children.delete(child))
+    child.listening = await new Promise<Listening>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label}: not listening after 30 s`)), 30_000)
+      proc.on('message', (message: Message) => {
+        if (message.type === 'listening') {
+          clearTimeout(timer)
+          resolve(message)
+        }
+      })
+      proc.on('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`${label}: exited with ${code} before listening`))
+      })
+    })
+    child.bootMs = performance.now() - started
+    return child
+  }
+
+  get url (): string {
+    return `http://127.0.0.1:${this.listening.port}`
+  }
+
+  call (cmd: Command): Promise<Answer> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.label}: no answer to ${cmd}`)), 30_000)
+      this.#pending.set(id, (answer) => {
+        clearTimeout(timer)
+        resolve(answer)
+      })
+      this.proc.send({ id, cmd })
+    })
+  }
+
+  async exit (): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()))
+    this.proc.send({ id: -1, cmd: 'exit' })
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+process.on('exit', () => {
+  for (const child of children) child.proc.kill('SIGKILL')
+})
+
+// ───────────────────────── CPU cases (1–4) ─────────────────────────
+
+interface Sample { cpuUsPerReq: number, rps: number, p50: number, p99: number, requests: number, statuses: Record<string, number>, errors: number }
+
+async function measure (child: Child, path: string, seconds: number): Promise<Sample> {
+  await child.call('start')
+  const result = await autocannon({ url: child.url + path, connections: SETTINGS.connections, duration: seconds })
+  const stop = await child.call('stop')
+  const requests = stop.requests ?? 0
+  const statuses: Record<string, number> = {}
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statuses[code] = count
+  return {
+    cpuUsPerReq: (stop.cpuUs ?? 0) / Math.max(1, requests),
+    rps: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests,
+    statuses,
+    errors: result.errors
+  }
+}
+
+interface Config { label: string, server: 'plain' | 'keyguard', path: string, expect: number }
+interface RatioSpec { label: string, subject: number, base: number, goal: number }
+interface CpuCase { id: string, title: string, configs: Config[], ratios: RatioSpec[] }
+
+interface RatioResult {
+  case: string
+  label: string
+  goal: number
+  cpu: Spread
+  rps: Spread
+  p50: Spread
+  p99: Spread
+  base: { label: string, cpuUsPerReq: number, rps: number, p50: number, p99: number }
+  subject: { label: string, cpuUsPerReq: number, rps: number, p50: number, p99: number }
+  met: boolean
+}
+
+const CPU_CASES: CpuCase[] = [
+  {
+    id: '1',
+    title: 'GET small JSON',
+    configs: [
+      { label: 'plain /json', server: 'plain', path: '/json', expect: 200 },
+      { label: 'keyguard /json', server: 'keyguard', path: '/json', expect: 200 }
+    ],
+    ratios: [{ label: 'keyguard registered (valid key) ÷ plain Fastify', subject: 1, base: 0, goal: 1.01 }]
+  },
+  {
+    id: '2',
+    title: 'GET small JSON, gated',
+    configs: [
+      { label: 'plain /gated', server: 'plain', path: '/gated', expect: 200 },
+      { label: 'keyguard /gated', server: 'keyguard', path: '/gated', expect: 200 }
+    ],
+    ratios: [{ label: "config: { keyguard: 'fireworks' } ÷ plain Fastify", subject: 1, base: 0, goal: 1.02 }]
+  },
+  {
+    id: '3',
+    title: 'readiness',
+    configs: [
+      { label: 'plain /readyz (constant JSON)', server: 'plain', path: '/readyz', expect: 200 },
+      { label: 'keyguard /readyz', server: 'keyguard', path: '/readyz', expect: 200 },
+      { label: 'keyguard /const (constant JSON)', server: 'keyguard', path: '/const', expect: 200 }
+    ],
+    ratios: [
+      { label: 'keyguard /readyz ÷ plain Fastify constant-JSON route', subject: 1, base: 0, goal: 1.00 },
+      { label: 'keyguard /readyz ÷ constant-JSON route in the same keyguard app', subject: 1, base: 2, goal: 1.00 }
+    ]
+  },
+  {
+    id: '4',
+    title: 'upstream 401 thrown (openai-node shape)',
+    configs: [
+      { label: 'plain /throw → 401 JSON', server: 'plain', path: '/throw', expect: 401 },
+      { label: 'keyguard /throw → 502 problem+json', server: 'keyguard', path: '/throw', expect: 502 }
+    ],
+    ratios: [{ label: "keyguard 502 problem+json ÷ Fastify's default 401", subject: 1, base: 0, goal: 1.00 }]
+  }
+]
+
+async function runCpuCase (spec: CpuCase, stub: Stub): Promise<{ ratios: RatioResult[], samples: Record<string, Sample[]> }> {
+  const plain = await Child.spawn(`case${spec.id}-plain`, { variant: 'plain', stub: stub.url, keys: 0, upstreamKey: KEY })
+  const guarded = await Child.spawn(`case${spec.id}-keyguard`, { variant: 'keyguard', stub: stub.url, keys: 0, upstreamKey: KEY }, { FIREWORKS_API_KEY: KEY })
+  const server = (config: Config): Child => config.server === 'plain' ? plain : guarded
+  const samples: Record<string, Sample[]> = {}
+  try {
+    for (const config of spec.configs) {
+      const warm = await measure(server(config), config.path, SETTINGS.warmup)
+      if (warm.statuses[config.expect] === undefined) {
+        throw new Error(`${config.label}: expected ${config.expect}, got ${JSON.stringify(warm.statuses)}`)
+      }
+      samples[config.label] = []
+    }
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      const order = round % 2 === 0 ? spec.configs : [...spec.configs].reverse()
+      for (const config of order) {
+        const sample = await measure(server(config), config.path, SETTINGS.window)
+        const unexpected = Object.entries(sample.statuses).filter(([code]) => Number(code) !== config.expect)
+        if (unexpected.length > 0 || sample.errors > 0) console.warn(`  ${config.label}: unexpected answers ${JSON.stringify(sample.statuses)}, errors ${sample.errors}`)
+        samples[config.label]?.push(sample)
+      }
+      process.stdout.write(`  case ${spec.id} round ${round + 1}/${SETTINGS.rounds}\r`)
+    }
+  } finally {
+    await Promise.all([plain.exit(), guarded.exit()])
+  }
+  const ratios = spec.ratios.map((ratio): RatioResult => {
+    const subject = spec.configs[ratio.subject] as Config
+    const base = spec.configs[ratio.base] as Config
+    const s = samples[subject.label] as Sample[]
+    const b = samples[base.label] as Sample[]
+    const per = (pick: (x: Sample) => number): number[] => s.map((x, i) => pick(x) / Math.max(1e-9, pick(b[i] as Sample)))
+    const summary = (label: string, list: Sample[]): RatioResult['base'] => ({
+      label,
+      cpuUsPerReq: median(list.map((x) => x.cpuUsPerReq)),
+      rps: median(list.map((x) => x.rps)),
+      p50: median(list.map((x) => x.p50)),
+      p99: median(list.map((x) => x.p99))
+    })
+    const cpu = spread(per((x) => x.cpuUsPerReq))
+    return {
+      case: spec.id,
+      label: ratio.label,
+      goal: ratio.goal,
+      cpu,
+      rps: spread(per((x) => x.rps)),
+      p50: spread(per((x) => Math.max(x.p50, 1))),
+      p99: spread(per((x) => Math.max(x.p99, 1))),
+      base: summary(base.label, b),
+      subject: summary(subject.label, s),
+      met: cpu.median <= ratio.goal
+    }
+  })
+  console.log(`  case ${spec.id} done${' '.repeat(20)}`)
+  return { ratios, samples }
+}
+
+// ───────────────────────── boot (5) and memory at listening (6a) ─────────────────────────
+
+interface BootRow {
+  keys: number
+  delay: number
+  plainMs: Spread
+  keyguardMs: Spread
+  overheadMs: Spread
+  slowestProbeMs: Spread
+  rssDiff: Spread
+  heapDiff: Spread
+  status: string
+  met: boolean
+}
+
+const BOOT_GOAL_MS = 50
+const BOOT_COMBOS: Array<[number, number]> = [[1, 0], [1, 50], [1, 200], [5, 0], [5, 50], [5, 200], [20, 0], [20, 50], [20, 200], [5, 100]]
+
+async function boot (stub: Stub, keys: number, delay: number): Promise<BootRow> {
+  stub.set('slow', { delay, keys: [KEY] })
+  const env: Record<string, string> = {}
+  for (let i = 1; i <= keys; i++) env[`K${i}`] = KEY
+  const plain: number[] = []
+  const guarded: number[] = []
+  const probes: number[] = []
+  const rss: number[] = []
+  const heap: number[] = []
+  let status = ''
+  for (let round = 0; round < SETTINGS.bootRounds; round++) {
+    let p: Child | undefined
+    let k: Child | undefined
+    for (const variant of round % 2 === 0 ? ['plain', 'keyguard'] as const : ['keyguard', 'plain'] as const) {
+      const child = await Child.spawn(`boot-${variant}-${keys}x${delay}`, { variant, stub: stub.url, keys, upstreamKey: KEY }, variant === 'plain' ? {} : env)
+      if (variant === 'plain') p = child
+      else k = child
+      await child.exit()
+    }
+    if (p === undefined || k === undefined) throw new Error('unreachable')
+    plain.push(p.bootMs)
+    guarded.push(k.bootMs)
+    probes.push(k.listening.probeMs)
+    rss.push(k.listening.rss - p.listening.rss)
+    heap.push(k.listening.heapUsed - p.listening.heapUsed)
+    status = k.listening.status
+  }
+  const overhead = guarded.map((ms, i) => ms - (plain[i] as number) - delay)
+  const overheadMs = spread(overhead)
+  return {
+    keys,
+    delay,
+    plainMs: spread(plain),
+    keyguardMs: spread(guarded),
+    overheadMs,
+    slowestProbeMs: spread(probes),
+    rssDiff: spread(rss),
+    heapDiff: spread(heap),
+    status,
+    met: overheadMs.median <= BOOT_GOAL_MS
+  }
+}
+
+// ───────────────────────── memory after many requests (6b) ─────────────────────────
+
+interface MemoryResult {
+  requests: number
+  plain: { rssBefore: number, rssAfter: number, heapBefore: number, heapAfter: number, rps: number }
+  keyguard: { rssBefore: number, rssAfter: number, heapBefore: number, heapAfter: number, rps: number }
+}
+
+const MIX = [{ path: '/json' }, { path: '/gated' }, { path: '/readyz' }, { path: '/throw' }]
+
+async function memoryAfterLoad (stub: Stub): Promise<MemoryResult> {
+  stub.set('auth', { keys: [KEY] })
+  const out: Partial<MemoryResult> = { requests: SETTINGS.memoryRequests }
+  for (const variant of ['plain', 'keyguard'] as const) {
+    const child = await Child.spawn(`memory-${variant}`, { variant, stub: stub.url, keys: 0, upstreamKey: KEY }, { FIREWORKS_API_KEY: KEY })
+    try {
+      await autocannon({ url: child.url, connections: SETTINGS.connections, amount: 20_000, requests: MIX })
+      const before = await child.call('memory')
+      const result = await autocannon({ url: child.url, connections: SETTINGS.connections, amount: SETTINGS.memoryRequests, requests: MIX, timeout: 30 })
+      const after = await child.call('memory')
+      out[variant] = {
+        rssBefore: before.rss ?? 0,
+        rssAfter: after.rss ?? 0,
+        heapBefore: before.heapUsed ?? 0,
+        heapAfter: after.heapUsed ?? 0,
+        rps: result.requests.total / result.duration
+      }
+      console.log(`  memory ${variant}: ${result.requests.total} requests in ${result.duration.toFixed(1)} s`)
+    } finally {
+      await child.exit()
+    }
+  }
+  return out as MemoryResult
+}
+
+// ───────────────────────── burst of runtime upstream 401s (7) ─────────────────────────
+
+interface BurstRow { scenario: string, requests: number, statuses: Record<string, number>, errors: number, upstreamPeak: number, extraProbes: number, statusAfter: string, met: boolean }
+
+async function burst (stub: Stub, scenario: 'revoked' | 'wrong-key'): Promise<BurstRow> {
+  stub.set('auth', { keys: [KEY] })
+  const child = await Child.spawn(`burst-${scenario}`, { variant: 'keyguard', stub: stub.url, keys: 0, upstreamKey: scenario === 'revoked' ? KEY : WRONG_KEY }, { FIREWORKS_API_KEY: KEY })
+  try {
+    // revoked: the stand-in now answers 401 to everything, the probe included;
+    // wrong-key: only the route's calls carry a rejected key, the probe still passes.
+    if (scenario === 'revoked') stub.set('401json')
+    stub.peak = stub.active
+    const probes = (): number => stub.requests.filter((r) => r.path.startsWith(PROBE_PATH)).length
+    const before = probes()
+    const result = await autocannon({ url: child.url + '/upstream', connections: 1000, amount: 1000, timeout: 20 })
+    // Let any probe the burst set off land before counting.
+    const settle = performance.now() + 10_000
+    while (stub.active > 0 && performance.now() < settle) await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const extraProbes = probes() - before
+    const statuses: Record<string, number> = {}
+    for (const [code, { count }] of Object.entries(result.statusCodeStats)) statuses[code] = count
+    const statusAfter = (await child.call('status')).status ?? ''
+    return { scenario, requests: result.requests.total, statuses, errors: result.errors, upstreamPeak: stub.peak, extraProbes, statusAfter, met: extraProbes <= 1 }
+  } finally {
+    await child.exit()
+    stub.set('auth', { keys: [KEY] })
+  }
+}
+
+// ───────────────────────── report ─────────────────────────
+
+interface Results {
+  date: string
+  mode: 'full' | 'quick'
+  command: string
+  node: string
+  machine: string
+  commit: string
+  settings: typeof SETTINGS
+  durationS: number
+  cpu: RatioResult[]
+  boot: BootRow[]
+  memory: MemoryResult | undefined
+  burst: BurstRow[]
+}
+
+const verdict = (met: boolean): string => met ? 'met' : '**missed**'
+
+function table (results: Results): string {
+  const lines: string[] = []
+  if (results.cpu.length > 0) {
+    lines.push('### Cases 1–4: server CPU time per request (primary), throughput and latency', '')
+    lines.push('| # | comparison | goal | CPU/req ratio, median (min–max) | CPU µs/req, base → subject | req/s ratio, median (min–max) | p50 ms, base → subject | p99 ms, base → subject | goal |')
+    lines.push('|---|---|---|---|---|---|---|---|---|')
+    for (const r of results.cpu) {
+      lines.push(`| ${r.case} | ${r.label} | ≤ ${f2(r.goal)}× | **${f3(r.cpu.median)}×** (${f3(r.cpu.min)}–${f3(r.cpu.max)}) | ${f2(r.base.cpuUsPerReq)} → ${f2(r.subject.cpuUsPerReq)} | ${f3(r.rps.median)}× (${f3(r.rps.min)}–${f3(r.rps.max)}) | ${r.base.p50} → ${r.subject.p50} | ${r.base.p99} → ${r.subject.p99} | ${verdict(r.met)} |`)
+    }
+    lines.push('')
+  }
+  if (results.boot.length > 0) {
+    lines.push(`### Case 5: boot, spawn to listening, keyguard over plain Fastify minus the stand-in's probe delay (goal ≤ ${BOOT_GOAL_MS} ms)`, '')
+    lines.push('| keys | probe delay ms | plain ms | keyguard ms | overhead ms, median (min–max) | slowest probe measured ms | keys status | goal |')
+    lines.push('|---|---|---|---|---|---|---|---|')
+    for (const r of results.boot) {
+      const note = r.keys === 5 && r.delay === 100 ? ' (concurrency check: ≈ 100 ms, not 500)' : ''
+      lines.push(`| ${r.keys} | ${r.delay}${note} | ${f0(r.plainMs.median)} | ${f0(r.keyguardMs.median)} | **${signed(r.overheadMs.median, f0)}** (${signed(r.overheadMs.min, f0)}…${signed(r.overheadMs.max, f0)}) | ${f0(r.slowestProbeMs.median)} | ${r.status} | ${verdict(r.met)} |`)
+    }
+    lines.push('')
+  }
+  const atListen = results.boot.filter((r) => r.delay === 0)
+  if (atListen.length > 0 || results.memory !== undefined) {
+    lines.push('### Case 6: memory', '')
+    lines.push('| measure | plain | keyguard | difference | goal |')
+    lines.push('|---|---|---|---|---|')
+    for (const r of atListen) {
+      lines.push(`| RSS at listening, ${r.keys} key${r.keys === 1 ? '' : 's'} (difference median, min–max) | | | **${signed(r.rssDiff.median / 1048576, (n) => n.toFixed(1))} MiB** (${mib(r.rssDiff.min)}…${mib(r.rssDiff.max)}); heap ${signed(r.heapDiff.median / 1048576, (n) => n.toFixed(1))} MiB | ≤ +6 MiB: ${verdict(r.rssDiff.median <= 6 * 1048576)} |`)
+    }
+    const m = results.memory
+    if (m !== undefined) {
+      const n = m.requests.toLocaleString('en-US')
+      const growth = (v: MemoryResult['plain'], a: 'rss' | 'heap'): number => a === 'rss' ? v.rssAfter - v.rssBefore : v.heapAfter - v.heapBefore
+      lines.push(`| RSS after GC: after 20 000 warm-up requests → after ${n} more (mixed /json, /gated, /readyz, /throw) | ${mib(m.plain.rssBefore)} → ${mib(m.plain.rssAfter)} MiB (${signed(growth(m.plain, 'rss') / 1048576, (x) => x.toFixed(1))}) | ${mib(m.keyguard.rssBefore)} → ${mib(m.keyguard.rssAfter)} MiB (${signed(growth(m.keyguard, 'rss') / 1048576, (x) => x.toFixed(1))}) | growth ${signed((growth(m.keyguard, 'rss') - growth(m.plain, 'rss')) / 1048576, (x) => x.toFixed(1))} MiB vs plain | no growth beyond noise |`)
+      lines.push(`| heap used after GC, same points | ${mib(m.plain.heapBefore)} → ${mib(m.plain.heapAfter)} MiB (${signed(growth(m.plain, 'heap') / 1048576, (x) => x.toFixed(2))}) | ${mib(m.keyguard.heapBefore)} → ${mib(m.keyguard.heapAfter)} MiB (${signed(growth(m.keyguard, 'heap') / 1048576, (x) => x.toFixed(2))}) | growth ${signed((growth(m.keyguard, 'heap') - growth(m.plain, 'heap')) / 1048576, (x) => x.toFixed(2))} MiB vs plain | no growth beyond noise |`)
+    }
+    lines.push('')
+  }
+  if (results.burst.length > 0) {
+    lines.push('### Case 7: burst of 1 000 concurrent requests whose upstream call (through `keyguard.fetch`) gets 401 (goal ≤ 1 extra probe)', '')
+    lines.push('| scenario | answers | upstream calls in flight at peak | extra probes (stand-in hits on the probe path) | key status after | goal |')
+    lines.push('|---|---|---|---|---|---|')
+    for (const r of results.burst) {
+      const what = r.scenario === 'revoked' ? 'key revoked: stand-in answers 401 to everything' : 'route sends a rejected key; the probe still passes'
+      lines.push(`| ${what} | ${Object.entries(r.statuses).map(([code, count]) => `${count}× ${code}`).join(', ')}${r.errors > 0 ? `, ${r.errors} errors` : ''} | ${r.upstreamPeak} | **${r.extraProbes}** | ${r.statusAfter} | ${verdict(r.met)} |`)
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+async function updateReadme (results: Results, markdown: string): Promise<void> {
+  const START = '<!-- bench:results:start -->'
+  const END = '<!-- bench:results:end -->'
+  const block = [
+    START,
+    '',
+    `Last ${results.mode} run: ${results.date} — \`${results.command}\`, ${results.durationS.toFixed(0)} s.`,
+    `Node ${results.node}; ${results.machine}; commit ${results.commit}.`,
+    `${results.settings.rounds} interleaved rounds of ${results.settings.window} s per configuration (after ${results.settings.warmup} s warm-up), ${results.settings.connections} connections; boot: ${results.settings.bootRounds} rounds per row; memory: ${results.settings.memoryRequests.toLocaleString('en-US')} requests.`,
+    '',
+    markdown,
+    END
+  ].join('\n')
+  const text = existsSync(README) ? await readFile(README, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`
+  const at = text.indexOf(START)
+  const end = text.indexOf(END)
+  const next = at === -1 || end === -1 ? `${text}\n${block}\n` : text.slice(0, at) + block + text.slice(end + END.length)
+  await writeFile(README, next)
+}
+
+// ───────────────────────── main ─────────────────────────
+
+function compile (): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(HERE, 'tsconfig.bench.json'), '--outDir', BUILD], { cwd: ROOT, stdio: 'pipe' })
+  } catch (err) {
+    // tsc still emits on type errors (lib may be mid-change); only a missing output is fatal.
+    const out = String((err as { stdout?: unknown }).stdout ?? '')
+    console.warn(`bench: tsc reported ${out.split('\n').filter((line) => line.includes('error TS')).length} type error(s); running the emitted JS anyway`)
+  }
+  if (!existsSync(join(BUILD, 'bench', 'server.js')) || !existsSync(join(BUILD, 'index.js'))) throw new Error('bench: compiling lib and bench/server.ts produced no output')
+}
+
+function commit (): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'index.ts'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    return dirty === '' ? head : `${head} (+ uncommitted changes in lib/)`
+  } catch {
+    return 'unknown'
+  }
+}
+
+const began = performance.now()
+await rm(BUILD, { recursive: true, force: true })
+await mkdir(RESULTS, { recursive: true })
+compile()
+console.log(`bench: compiled lib and bench/server.ts in ${((performance.now() - began) / 1000).toFixed(1)} s; ${quick ? 'quick' : 'full'} run`)
+
+const stub = await startStub({ mode: 'auth', keys: [KEY] })
+const results: Results = {
+  date: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  command: `npm run bench${quick ? ' -- --quick' : ''}`,
+  node: process.version,
+  machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${mib(totalmem())} MiB RAM, ${type()} ${release()}`,
+  commit: commit(),
+  settings: SETTINGS,
+  durationS: 0,
+  cpu: [],
+  boot: [],
+  memory: undefined,
+  burst: []
+}
+const raw: Record<string, unknown> = {}
+try {
+  for (const spec of CPU_CASES) {
+    if (!only.has(spec.id)) continue
+    const { ratios, samples } = await runCpuCase(spec, stub)
+    results.cpu.push(...ratios)
+    raw[`case${spec.id}`] = samples
+  }
+  if (only.has('5') || only.has('6')) {
+    for (const [keys, delay] of BOOT_COMBOS) {
+      if (!only.has('5') && delay !== 0) continue
+      const row = await boot(stub, keys, delay)
+      results.boot.push(row)
+      console.log(`  boot ${keys} key(s), delay ${delay} ms: overhead ${f0(row.overheadMs.median)} ms`)
+    }
+  }
+  if (only.has('6')) results.memory = await memoryAfterLoad(stub)
+  if (only.has('7')) {
+    results.burst.push(await burst(stub, 'revoked'))
+    results.burst.push(await burst(stub, 'wrong-key'))
+  }
+} finally {
+  await stub.close()
+  for (const child of children) await child.exit()
+}
+results.durationS = (performance.now() - began) / 1000
+
+const markdown = table(results)
+console.log('\n' + markdown)
+const file = join(RESULTS, `bench-${results.mode}-${results.date.replace(/[:.]/g, '-')}.json`)
+await writeFile(file, JSON.stringify({ ...results, samples: raw }, null, 2))
+console.log(`bench: ${results.durationS.toFixed(0)} s; results in ${relative(ROOT, file)}`)
+if (only.size === 7 && !profile) {
+  await updateReadme(results, markdown)
+  console.log('bench: bench/README.md updated')
+}
+clearTimeout(watchdog)

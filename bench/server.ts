@@ -1,0 +1,111 @@
+// One benchmarked server, run as a child of bench/run.ts (compiled to JS first, so neither side pays
+// for a TypeScript loader). Plain Fastify and the keyguard app carry the same routes; the parent
+// drives load and asks over IPC for this process's CPU time and memory around each measured window.
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+
+/** What the parent passes in `BENCH_SERVER` (JSON). */
+export interface ServerConfig {
+  variant: 'plain' | 'keyguard'
+  /** The stand-in provider's base URL. */
+  stub: string
+  /** Guarded keys: 0 = the one `fireworks` key, N > 0 = `k1`…`kN` read from `K1`…`KN`. */
+  keys: number
+  /** The key `/upstream` sends to the stand-in. */
+  upstreamKey: string
+}
+
+/** Requests from the parent. */
+export type Command = 'start' | 'stop' | 'memory' | 'status' | 'exit'
+
+/** Answers to the parent. */
+export type Message =
+  | { type: 'listening', port: number, rss: number, heapUsed: number, probeMs: number, status: string }
+  | { type: 'answer', id: number, cmd: Command, cpuUs?: number, requests?: number, rss?: number, heapUsed?: number, status?: string }
+
+const config = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerConfig
+
+const SMALL = { hello: 'world', id: 1, ok: true }
+/** A constant body the size and shape of keyguard's readiness answer for one key. */
+const READY = { status: 'pass', checks: { 'fireworks:apiKey': [{ componentId: 'fireworks', componentType: 'system', status: 'pass', time: '2025-01-01T00:00:00.000Z', observedValue: 2, observedUnit: 'ms' }] } }
+
+/** The error openai-node throws for an upstream 401. */
+function upstream401 (): Error {
+  return Object.assign(new Error('401 Incorrect API key provided: fw_abcd****wxyz. You can find your API key at https://fireworks.ai/account/api-keys.'), {
+    status: 401,
+    headers: new Headers({ 'x-request-id': 'req_1' })
+  })
+}
+
+const send = (message: Message): void => { process.send?.(message) }
+
+async function build (): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  const gate = config.keys === 0 ? 'fireworks' : 'k1'
+  if (config.variant === 'keyguard') {
+    const { default: keyguard } = await import('../index.js')
+    const keys = config.keys === 0
+      ? [{ provider: 'fireworks' as const, baseUrl: config.stub }]
+      : Array.from({ length: config.keys }, (_, i) => ({ name: `k${i + 1}`, provider: 'fireworks' as const, env: `K${i + 1}`, baseUrl: config.stub }))
+    await app.register(keyguard, { keys })
+    app.get('/gated', { config: { keyguard: gate } }, async () => SMALL)
+    app.get('/upstream', async (_request, reply) => {
+      const res = await app.keyguard.fetch(`${config.stub}/inference/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${config.upstreamKey}`, 'content-type': 'application/json' },
+        body: '{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+      })
+      return reply.code(res.status).header('content-type', res.headers.get('content-type') ?? 'application/json').send(await res.text())
+    })
+  } else {
+    app.get('/gated', async () => SMALL)
+    app.get('/readyz', async () => READY)
+  }
+  app.get('/json', async () => SMALL)
+  app.get('/const', async () => READY)
+  app.get('/throw', async () => { throw upstream401() })
+  return app
+}
+
+const app = await build()
+let requests = 0
+app.server.on('request', () => { requests++ })
+await app.listen({ host: '127.0.0.1', port: 0 })
+const address = app.server.address()
+const port = typeof address === 'object' && address !== null ? address.port : 0
+const memory = process.memoryUsage()
+let probeMs = 0
+let status = 'n/a'
+if (config.variant === 'keyguard') {
+  const report = app.keyguard.report()
+  status = report.status
+  for (const check of Object.values(report.checks)) probeMs = Math.max(probeMs, check.latencyMs ?? 0)
+}
+send({ type: 'listening', port, rss: memory.rss, heapUsed: memory.heapUsed, probeMs, status })
+
+let cpuStart = process.cpuUsage()
+let requestsStart = 0
+const gc = (globalThis as { gc?: () => void }).gc
+
+process.on('message', (raw: { id: number, cmd: Command }) => {
+  const { id, cmd } = raw
+  if (cmd === 'start') {
+    requestsStart = requests
+    cpuStart = process.cpuUsage()
+    send({ type: 'answer', id, cmd })
+  } else if (cmd === 'stop') {
+    const used = process.cpuUsage(cpuStart)
+    send({ type: 'answer', id, cmd, cpuUs: used.user + used.system, requests: requests - requestsStart })
+  } else if (cmd === 'memory') {
+    gc?.()
+    gc?.()
+    const { rss, heapUsed } = process.memoryUsage()
+    send({ type: 'answer', id, cmd, rss, heapUsed })
+  } else if (cmd === 'status') {
+    send({ type: 'answer', id, cmd, status: config.variant === 'keyguard' ? app.keyguard.report().status : 'n/a' })
+  } else {
+    app.close().finally(() => process.exit(0))
+  }
+})
+// Never outlive the parent.
+process.on('disconnect', () => process.exit(0))
