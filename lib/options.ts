@@ -153,7 +153,7 @@ const CREDENTIAL = new RegExp('^(?:' + [
  * Only short, word-like strings (a mistyped provider id or enum value) are quoted.
  */
 function got (value: unknown): string {
-  if (value === null) return 'null'
+  if (value === null || value === undefined) return String(value)
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'string') {
     const wordLike = /^[A-Za-z][\w.-]{0,23}$/.test(value) && !/\d{3}/.test(value) && !CREDENTIAL.test(value)
@@ -209,6 +209,7 @@ function checkProvider (spec: unknown, path: string): ProviderSpec {
   if (s.auth !== undefined && (!isObject(s.auth) || typeof s.auth.header !== 'string' || !/^[A-Za-z0-9-]+$/.test(s.auth.header))) bad(`option "${path}.auth.header" must be a header name`)
   if (s.valid !== undefined && typeof s.valid !== 'function') bad(`option "${path}.valid" must be a function; received ${got(s.valid)}`)
   if (s.classify !== undefined && typeof s.classify !== 'function') bad(`option "${path}.classify" must be a function; received ${got(s.classify)}`)
+  if (s.key !== undefined && !isObject(s.key)) bad(`option "${path}.key" must be an object; received ${got(s.key)}`)
   if (s.key?.pattern !== undefined && !(s.key.pattern instanceof RegExp)) bad(`option "${path}.key.pattern" must be a RegExp; received ${got(s.key.pattern)}`)
   if (s.key?.prefixes !== undefined && (!Array.isArray(s.key.prefixes) || !s.key.prefixes.every((p) => typeof p === 'string' && p.length > 0))) bad(`option "${path}.key.prefixes" must be an array of non-empty strings`)
   if (s.key?.minLength !== undefined) integer(s.key.minLength, `${path}.key.minLength`, 1, 65536, '')
