@@ -177,7 +177,7 @@ function render (report: Report, paint: Paint): string {
   let out = paint(1, pad(HEADINGS).join('  ')) + '\n'
   checks.forEach((check, index) => {
     const cells = pad(rows[index] as string[])
-    cells[2] = paint(STATUS_COLOUR[check.status], cells[2] as string)
+    cells[2] = paint(STATUS_COLOUR[check.status], check.status) + (cells[2] as string).slice(check.status.length)
     out += cells.join('  ') + '\n'
   })
   for (const check of checks) out += details(check, paint)
