@@ -53,7 +53,7 @@ test('a changed env object heals without a restart', async (t) => {
 })
 
 /** A Kubernetes-style secret volume: `key -> ..data/key`, `..data -> ..<version>`, swapped atomically. */
-async function secretVolume (t: Tap.Test, value: string): Promise<{ file: string, rotate: (next: string) => Promise<void> }> {
+async function secretVolume (t: { teardown: (fn: () => unknown) => void }, value: string): Promise<{ file: string, rotate: (next: string) => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'keyguard-secret-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   let version = 0
