@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { SYNTHETIC_KEYS } from '../examples/stand-in.js'
+
+// `npm run demo` is the README's first command: it must run on a fresh checkout with nothing set,
+// exit 0 by itself, show the problem documents, and never print a key.
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const LIMIT = 20_000
+
+/** Whether `text` holds any 8-character piece of `key`. */
+function leaks (text: string, key: string): boolean {
+  for (let i = 0; i + 8 <= key.length; i++) if (text.includes(key.slice(i, i + 8))) return true
+  return false
+}
+
+t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key', async (t) => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
+  t.equal(pkg.scripts.demo, 'node --import tsx examples/demo.ts', 'the script runs the demo through tsx')
+  const [, ...args] = (pkg.scripts.demo as string).split(' ')
+
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    // Nothing of this process's environment: no key, no proxy, no colours.
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const started = performance.now()
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`the demo did not exit within ${LIMIT} ms:\n${output}`))
+    }, LIMIT)
+    child.once('exit', (exitCode) => {
+      clearTimeout(timer)
+      resolve(exitCode)
+    })
+  })
+  t.equal(code, 0, 'exits 0 by itself')
+  t.ok(performance.now() - started < LIMIT, 'within the time limit')
+  t.match(output, /← 503 /, 'a 503 exchange')
+  t.match(output, /← 502 /, 'a 502 exchange')
+  t.match(output, 'content-type: application/problem+json')
+  t.match(output, 'retry-after: ')
+  t.match(output, 'FST_KEYGUARD_BOOT_REFUSED')
+  t.match(output, 'zero-width space (U+200B), at position 17')
+  t.match(output, 'the stand-in received 0 requests')
+  t.match(output, '127.0.0.1')
+  t.notMatch(output, /demo expectation failed|Error:/, 'no failed expectation')
+  for (const [name, key] of Object.entries(SYNTHETIC_KEYS)) {
+    t.notOk(leaks(output, key), `no piece of the ${name} key`)
+  }
+})
