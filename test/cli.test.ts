@@ -24,6 +24,9 @@ function noKey (t: Test, run: { stdout: string, stderr: string }): void {
 
 // In-process tests call `main` from the built binary too: one transpilation, so its coverage merges
 // with the children's line for line (ts-node's and tsc's output map some blocks to other columns).
+// The first run after a source edit builds dist/ (several seconds on a busy machine) before ~20 children.
+t.setTimeout(120_000)
+
 let main: typeof import('../lib/cli.js').main
 let stub: Stub
 t.before(async () => {
