@@ -20,12 +20,13 @@ const MIN_SECRET = 8
  * so any text that may hold one passes through here before it is logged or shown.
  */
 export function scrub (text: string, secrets: Iterable<string>): string {
-  let out = text
+  const forms = new Set<string>()
   for (const secret of secrets) {
     if (secret.length < MIN_SECRET) continue
-    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')])) {
-      out = out.split(form).join('[REDACTED]')
-    }
+    for (const form of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')]) forms.add(form)
   }
+  let out = text
+  // Longest first: a secret that contains another (an old key and its successor) must not leave its rest behind.
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join('[REDACTED]')
   return out
 }

@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto'
+import { test } from 'tap'
+import { fingerprint as exported } from '../index.js'
+import { fingerprint, scrub } from '../lib/redact.js'
+
+const KEY = 'fw_' + 'A'.repeat(28) + 'a1b2'
+
+test('fingerprint: prefix, an ellipsis and the last four characters, as provider dashboards show them', async (t) => {
+  t.equal(exported, fingerprint)
+  t.equal(fingerprint(KEY, ['fw_', 'fpk_']), 'fw_…a1b2')
+  t.equal(fingerprint('fpk_' + 'B'.repeat(26) + 'zz99', ['fw_', 'fpk_']), 'fpk_…zz99')
+  t.equal(fingerprint(KEY), '…a1b2', 'no prefixes given')
+  t.equal(fingerprint('Q'.repeat(36) + 'WXYZ', ['fw_']), '…WXYZ', 'a key without the provider prefix')
+  t.equal(fingerprint('x'.repeat(24)), '…xxxx', '24 characters is long enough')
+})
+
+test('fingerprint: keys shorter than 24 characters get a hash tag, never a share of the key', async (t) => {
+  const short = 'fw_' + 'S'.repeat(16) + 'tail'
+  const tag = fingerprint(short, ['fw_'])
+  t.equal(tag, 'sha256:' + createHash('sha256').update(short).digest('hex').slice(0, 8))
+  t.match(tag, /^sha256:[0-9a-f]{8}$/)
+  t.notOk(tag.includes('tail'))
+  t.not(fingerprint(short + 'x'), fingerprint(short), 'different keys, different tags')
+  t.equal(fingerprint(short), tag, 'stable')
+})
+
+test('scrub: every occurrence of a secret and its common encodings becomes [REDACTED]', async (t) => {
+  // undici fetch() echoes header values (faults.md #3) and URLs with credentials (#16) in its messages.
+  t.equal(scrub(`Headers.append: "Bearer ${KEY}" is an invalid header value. (${KEY})`, [KEY]), 'Headers.append: "Bearer [REDACTED]" is an invalid header value. ([REDACTED])')
+  const odd = 'k3y+with/slashes="and"\\quotes'
+  t.equal(scrub(`http://user:${encodeURIComponent(odd)}@127.0.0.1/`, [odd]), 'http://user:[REDACTED]@127.0.0.1/', 'URL-encoded')
+  t.equal(scrub(JSON.stringify({ key: odd }), [odd]), '{"key":"[REDACTED]"}', 'JSON-escaped')
+  t.equal(scrub(`authorization: Basic ${Buffer.from(KEY).toString('base64')}`, [KEY]), 'authorization: Basic [REDACTED]', 'base64')
+  t.equal(scrub('nothing secret here', [KEY]), 'nothing secret here')
+  t.equal(scrub(`no secrets: ${KEY}`, []), `no secrets: ${KEY}`)
+})
+
+test('scrub: short secrets are left alone (they would shred ordinary text)', async (t) => {
+  t.equal(scrub('the key is secret1', ['secret1']), 'the key is secret1')
+  t.equal(scrub('the key is secret12', ['secret12']), 'the key is [REDACTED]')
+})
+
+test('scrub: several secrets, one containing another, leave nothing behind', async (t) => {
+  const old = 'fw_' + 'O'.repeat(20)
+  const successor = old + 'NEWTAIL99'
+  t.equal(scrub(`old ${old}, new ${successor}`, [old, successor]), 'old [REDACTED], new [REDACTED]')
+  t.equal(scrub(`old ${old}, new ${successor}`, new Set([successor, old])), 'old [REDACTED], new [REDACTED]')
+  t.equal(scrub(`${KEY}${KEY}`, [KEY, KEY]), '[REDACTED][REDACTED]')
+})
