@@ -232,7 +232,7 @@ t.test('main: usage errors exit 64 with a short usage on stderr', async (t) => {
     ['--env without a provider', ['check', '--env', 'MY_KEY'], /--env and --base-url apply to one provider/],
     ['--base-url with two providers', ['check', 'openai', 'groq', '--base-url', 'https://gw.example.com'], /apply to one provider: name exactly one/],
     ['a bad variable name', ['check', 'openai', '--env', '1KEY'], /--env must be an environment variable name/],
-    ['clear-text base URL', ['check', 'openai', '--base-url', 'http://gw.example.com'], /^keyguard: "--base-url" must be an https:\/\/ URL .* clear text/],
+    ['clear-text base URL', ['check', 'openai', '--base-url', 'http://gw.example.com'], /"--base-url" must be an https:\/\/ URL .* clear text/],
     ['a base URL with credentials', ['check', 'openai', '--base-url', `https://u:${GOOD}@gw.example.com`], /holds credentials/],
     ['a timeout that is not a number', ['check', '--timeout', 'soon'], /--timeout must be a whole number of milliseconds from 1 to 600000/],
     ['a zero timeout', ['check', '--timeout=0'], /--timeout must be a whole number/],
