@@ -122,7 +122,7 @@ const REASONS: Record<string, Render> = {
   invisible: (s, f) => [`${s.where} contains an invisible character, ${f.character ?? '?'}, ${at(f)} (pasted from a web page or a chat?).`, paste(s)],
   'non-ascii': (s, f) => [`${s.where} contains a non-ASCII character, ${f.character ?? '?'}, ${at(f)}; API keys are plain ASCII (a look-alike character from a PDF or a word processor?).`, paste(s)],
   'inner-whitespace': (s, f) => [`${s.where} contains whitespace ${at(f)}; a key is one word.`, `${paste(s)}; a space or line break inside usually means a multi-line paste or two values joined`],
-  quoted: (s) => [`${s.where} is wrapped in quotes, and the quotes are part of the value.`, 'Remove the quotes. docker run --env-file and Kubernetes YAML with nested quotes keep them; compose, dotenv and node --env-file strip them'],
+  quoted: (s) => [`${s.where} is wrapped in quotes (or starts or ends with one), and the quotes are part of the value.`, 'Remove the quotes. docker run --env-file and Kubernetes YAML with nested quotes keep them; compose, dotenv and node --env-file strip them'],
   'auth-scheme': (s) => [`${s.where} starts with an auth scheme ("Bearer "); the value must be the bare key.`, `Remove the "Bearer " prefix from ${s.env}; the client adds it`],
   'header-line': (s) => [`${s.where} holds a whole header line ("Authorization: …"); the value must be the bare key.`, `Keep only the key itself in ${s.env}`],
   assignment: (s) => [`${s.where} holds an assignment ("${s.env}=…"); the value must be the bare key.`, `Keep only the part after "=" in ${s.env}`],
