@@ -103,7 +103,7 @@ const TEMPLATE = /\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|^%[A-Za-z_][A-Za-z0-9_]*
 
 function isPlaceholder (value: string, env: string): boolean {
   const lower = value.toLowerCase()
-  if (PLACEHOLDER_WORDS.has(lower) || value === env) return true
+  if (PLACEHOLDER_WORDS.has(lower) || lower === env.toLowerCase()) return true
   return PLACEHOLDER_PATTERNS.some((pattern) => pattern.test(value))
 }
 
@@ -173,9 +173,11 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
   const max = own.key?.maxLength ?? KEY_LENGTH.max
   if (chars.length > max) return fail('too-long', notes, { length: chars.length, max })
 
-  if (/^(["'`]).*\1$/s.test(value) && value.length >= 2) return fail('quoted', notes)
+  // One quote is enough: a key holds none, and an unterminated one is a .env quoting mistake too.
+  if (/^["'`]|["'`]$/.test(value)) return fail('quoted', notes)
   if (/^(?:authorization|proxy-authorization|x-api-key|x-goog-api-key|api-key)\s*:/i.test(value)) return fail('header-line', notes)
-  if (/^(?:export\s+)?[A-Z][A-Z0-9_]*=/.test(value)) return fail('assignment', notes)
+  // NAME=value, but not base64 padding (`…QQ==`, `…Q=`), which also follows a run of word characters.
+  if (/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=(?!=|$)/.test(value)) return fail('assignment', notes)
   if (/^(?:bearer|token|basic|apikey)[ \t]+\S/i.test(value)) return fail('auth-scheme', notes)
   if (TEMPLATE.test(value)) return fail('template', notes)
   if (isPlaceholder(value, own.env)) return fail('placeholder', notes)

@@ -37,7 +37,7 @@ async function refused (t: Test, stub: Stub, value: string, cause: string, reaso
   t.equal(stub.hits, before, 'no upstream call')
   t.equal(checked?.fingerprint, undefined, 'no fingerprint of a value that was never accepted')
   const all = (err as BootRefusedError).message + JSON.stringify((err as BootRefusedError).checks) + logs
-  if (value.trim().length >= 8 && value !== 'FIREWORKS_API_KEY') t.notOk(all.includes(value.trim()), 'the value appears in no message, check or log line')
+  if (value.trim().length >= 8 && value.toUpperCase() !== 'FIREWORKS_API_KEY') t.notOk(all.includes(value.trim()), 'the value appears in no message, check or log line')
   return checked as NonNullable<typeof checked>
 }
 
@@ -138,9 +138,9 @@ test('faults #5: character names for look-alikes, never the character itself', a
 
 test('faults #6: surrounding quotes are refused, never sent', async (t) => {
   const stub = await stubFor(t)
-  for (const value of [`"${KEY}"`, `'${KEY}'`, `\`${KEY}\``]) {
+  for (const value of [`"${KEY}"`, `'${KEY}'`, `\`${KEY}\``, `"${KEY}`, `${KEY}'`]) {
     const failing = await refused(t, stub, value, 'malformed', 'quoted')
-    t.match(failing.message, /FIREWORKS_API_KEY is wrapped in quotes/)
+    t.match(failing.message, /FIREWORKS_API_KEY is wrapped in quotes \(or starts or ends with one\)/)
     t.match(failing.fix, /docker run --env-file/)
   }
   t.match(check(`\u201c${KEY}\u201d`), { ok: false, verdict: { reason: 'non-ascii', facts: { position: 1, character: 'left double quotation mark (U+201C)' } } }, 'smart quotes from a word processor')
@@ -156,7 +156,8 @@ test('faults #7: Bearer prefix, Authorization line and VAR=value are refused; no
     ['Authorization: Bearer ' + KEY, 'header-line', /holds a whole header line/],
     ['x-api-key: ' + KEY, 'header-line', /header line/],
     ['FIREWORKS_API_KEY=' + KEY, 'assignment', /holds an assignment \("FIREWORKS_API_KEY=…"\)/],
-    ['export FIREWORKS_API_KEY=' + KEY, 'assignment', /assignment/]
+    ['export FIREWORKS_API_KEY=' + KEY, 'assignment', /assignment/],
+    ['fireworks_api_key=' + KEY, 'assignment', /assignment/]
   ]
   for (const [value, reason, message] of cases) {
     const failing = await refused(t, stub, value, 'malformed', reason)
@@ -171,7 +172,7 @@ test('faults #8: placeholders, masked copies and unexpanded templates are refuse
   const placeholders = [
     'your-api-key-here', 'YOUR_API_KEY', '<API_KEY>', 'changeme', 'xxx', 'TODO', 'REPLACE_ME', 'sk-...', 'fw_...', 'fw_xxx',
     'fw_your_fireworks_key', '***', '[REDACTED]', 'undefined', 'null', 'FIREWORKS_API_KEY', 'fw_test', 'fw_AAAAAAAAAAAAAAAAxxxxxxxx',
-    'insert your key', 'paste_token_here', 'fw_AAAA…'
+    'insert your key', 'paste_token_here', 'fw_AAAA…', 'fireworks_api_key'
   ]
   for (const value of placeholders) {
     await t.test(`placeholder #${placeholders.indexOf(value) + 1}`, async (t) => {
@@ -220,7 +221,10 @@ test('faults #10: a base64-encoded (or twice-encoded) key is refused', async (t)
   const stub = await stubFor(t)
   const once = Buffer.from(KEY).toString('base64')
   const twice = Buffer.from(once).toString('base64')
-  for (const value of [once, twice]) {
+  t.match(once, /[^=]=$/, 'one padding character')
+  const twoPads = Buffer.from('fw_' + 'A'.repeat(31)).toString('base64')
+  t.match(twoPads, /==$/, 'two padding characters')
+  for (const value of [once, twice, twoPads]) {
     const failing = await refused(t, stub, value, 'malformed', 'base64')
     t.match(failing.message, /appears to be base64-encoded/)
     t.match(failing.fix, /stringData/)
@@ -267,5 +271,5 @@ test('inspect: a well-formed key passes clean; an unusual shape passes with a no
   t.match(check(''), { ok: false, verdict: { cause: 'missing', reason: 'empty' } })
   t.match(check(' \r\n\t'), { ok: false, verdict: { cause: 'missing', reason: 'blank' }, notes: ['newline', 'whitespace'] })
   t.match(check('\uFEFF'), { ok: false, verdict: { cause: 'missing', reason: 'blank' }, notes: ['bom'] })
-  t.match(check('"'), { ok: false, verdict: { reason: 'too-short' } }, 'a lone quote is no quoted value')
+  t.match(check('"'), { ok: false, verdict: { reason: 'quoted' } }, 'a lone quote')
 })
