@@ -1,0 +1,171 @@
+import { createRequire } from 'node:module'
+import { APICallError, LoadAPIKeyError } from '@ai-sdk/provider'
+import { httpErrors } from '@fastify/sensible'
+import OpenAI from 'openai'
+import { test } from 'tap'
+import { errors } from 'undici'
+import { recognise, sanitise, targetOf } from '../lib/upstream.js'
+import { providers } from '../lib/providers/index.js'
+
+/** http-errors (no types of its own; @fastify/sensible and many apps throw its errors). */
+const createHttpError = createRequire(import.meta.url)('http-errors') as (status: number, message: string, props: object) => Error & { status: number }
+
+const KEY = 'fw_' + 'q7Zt4Vb9Lm2Xc8Rn5Hj3Wd6Kp1Fs0Gy'
+const MASKED = `${KEY.slice(0, 8)}****${KEY.slice(-4)}`
+const OPENAI_BODY = { error: { message: `Incorrect API key provided: ${MASKED}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }
+
+/** A fetch `Headers` as the Stainless SDKs hold them. */
+const headers = (init: Record<string, string> = {}): Headers => new Headers({ 'content-type': 'application/json', ...init })
+
+/** The Stainless error classes of openai-node, built the way the SDK builds them. */
+const openaiError = (status: number, init: Record<string, string> = { 'x-request-id': 'req_openai_1' }): Error =>
+  OpenAI.APIError.generate(status, OPENAI_BODY, undefined, headers(init))
+
+test('openai-node (real v6 classes): AuthenticationError is recognised with its request id; other statuses are not', async (t) => {
+  const err = openaiError(401)
+  t.ok(err instanceof OpenAI.AuthenticationError)
+  t.equal(err.name, 'Error', 'the SDK does not name its classes, so recognition cannot use the name')
+  t.same(recognise(err), { status: 401, requestId: 'req_openai_1' })
+  t.same(recognise(openaiError(401, {})), { status: 401 }, 'no request id when the upstream gave none')
+  for (const status of [400, 403, 404, 429, 500]) t.equal(recognise(openaiError(status)), undefined, `${status}`)
+  t.equal(recognise(new OpenAI.APIConnectionError({ message: 'Connection error.' })), undefined, 'a connection error has no status')
+  t.equal(recognise(new OpenAI.OpenAIError('Missing credentials. Please pass an `apiKey`')), undefined, 'a constructor-time missing key is not an upstream answer')
+})
+
+test('@anthropic-ai/sdk shapes: 1.x (named class, request-id header) and 0.x (name "Error")', async (t) => {
+  const body = { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' }, request_id: 'req_011' }
+  const one = Object.assign(new Error('401 ' + JSON.stringify(body)), { name: 'AuthenticationError', status: 401, headers: headers({ 'request-id': 'req_011' }), requestID: 'req_011', error: body, type: 'authentication_error' })
+  t.same(recognise(one), { status: 401, requestId: 'req_011' })
+  const zero = Object.assign(new Error('401'), { status: 401, headers: headers({ 'request-id': 'req_012' }), error: body })
+  t.same(recognise(zero), { status: 401, requestId: 'req_012' }, 'request id from the request-id header')
+  const overloaded = Object.assign(new Error('529'), { name: 'OverloadedError', status: 529, headers: headers() })
+  t.equal(recognise(overloaded), undefined)
+})
+
+test('groq-sdk and together-ai shapes: request id from the x-request-id header', async (t) => {
+  const err = Object.assign(new Error('401 {"error":{}}'), { status: 401, headers: headers({ 'x-request-id': 'req_groq_1' }), error: { error: { message: 'Invalid API Key' } } })
+  t.same(recognise(err), { status: 401, requestId: 'req_groq_1' })
+})
+
+test('Vercel AI SDK (real @ai-sdk/provider): APICallError 401, also inside RetryError.lastError and across package copies', async (t) => {
+  const make = (statusCode: number | undefined): APICallError => new APICallError({
+    message: `Incorrect API key provided: ${MASKED}`,
+    url: 'https://api.fireworks.ai/inference/v1/chat/completions',
+    requestBodyValues: { model: 'm' },
+    ...(statusCode === undefined ? {} : { statusCode }),
+    responseHeaders: { 'x-request-id': 'req_ai_1' },
+    responseBody: JSON.stringify(OPENAI_BODY)
+  })
+  const err = make(401)
+  t.equal(err.name, 'AI_APICallError')
+  t.same(recognise(err), { status: 401, requestId: 'req_ai_1', url: 'https://api.fireworks.ai/inference/v1/chat/completions' })
+  t.equal(recognise(make(429)), undefined)
+  t.equal(recognise(make(undefined)), undefined, 'a network failure has no statusCode')
+  const retry = { name: 'AI_RetryError', reason: 'errorNotRetryable', lastError: err, errors: [make(500), err] }
+  t.same(recognise(retry), recognise(err))
+  t.equal(recognise({ name: 'AI_RetryError', reason: 'maxRetriesExceeded', lastError: make(500) }), undefined)
+  // Another copy of the package: another class, the same Symbol.for marker.
+  const copy = { name: 'Renamed', statusCode: 401, [Symbol.for('vercel.ai.error.AI_APICallError')]: true }
+  t.same(recognise(copy), { status: 401 })
+  t.equal(recognise(new LoadAPIKeyError({ message: 'Fireworks API key API key is missing.' })), undefined, 'a missing key is not an upstream answer')
+})
+
+test('Speakeasy (Mistral SDKError, @fireworksai/sdk) and Fern (Cohere) shapes', async (t) => {
+  const text = '{"detail":"Unauthorized"}'
+  const rawResponse = new Response(text, { status: 401, headers: { 'x-request-id': 'req_mistral_1' } })
+  const mistral = Object.assign(new Error(`API error occurred: Status 401 Body: ${text}`), { name: 'SDKError', statusCode: 401, body: text, contentType: 'application/json', headers: rawResponse.headers, rawResponse })
+  t.same(recognise(mistral), { status: 401, requestId: 'req_mistral_1' })
+  t.equal(recognise({ ...mistral, statusCode: 403 }), undefined)
+  t.equal(recognise({ name: 'SDKError', statusCode: 401, rawResponse: null }), undefined, 'statusCode alone is not enough')
+  const unauthorized = Object.assign(new Error('Unauthorized'), { name: 'Unauthorized', description: 'Unauthorized', data$: { detail: 'x' } })
+  t.same(recognise(unauthorized), { status: 401 }, '@fireworksai/sdk Unauthorized has no status at all')
+  t.equal(recognise({ name: 'Unauthorized' }), undefined, 'the name alone is not enough')
+  const cohere = Object.assign(new Error('Status code: 401'), { name: 'UnauthorizedError', statusCode: 401, body: { message: 'invalid api token' }, rawResponse: { headers: { 'x-request-id': 'req_cohere_1' }, status: 401 } })
+  t.same(recognise(cohere), { status: 401, requestId: 'req_cohere_1' })
+})
+
+test('Hugging Face HubApiError and replicate ApiError', async (t) => {
+  const hub = Object.assign(new Error('Invalid credentials'), { name: 'HubApiError', statusCode: 401, requestId: 'Root=1-abc', url: 'https://huggingface.co/api/whoami-v2' })
+  t.same(recognise(hub), { status: 401, requestId: 'Root=1-abc', url: 'https://huggingface.co/api/whoami-v2' })
+  t.equal(recognise({ ...hub, statusCode: 404 }), undefined)
+  const response = new Response('{"detail":"Invalid token"}', { status: 401, headers: { 'x-request-id': 'req_rep_1' } })
+  const replicate = Object.assign(new Error('Request to https://api.replicate.com/v1/account failed with status 401 Unauthorized'), { name: 'ApiError', request: new Request('https://api.replicate.com/v1/account'), response })
+  t.same(recognise(replicate), { status: 401, requestId: 'req_rep_1', url: '' })
+  t.equal(recognise({ name: 'ApiError', response: new Response('', { status: 429 }) }), undefined)
+  t.equal(recognise({ name: 'ApiError' }), undefined)
+})
+
+test('undici: ResponseError (7.x, real class) and ResponseStatusCodeError (6.x shape)', async (t) => {
+  const err = new errors.ResponseError('Response Error', 401, { headers: { 'x-request-id': 'req_undici_1', 'set-cookie': 'upstream_session=abc' }, body: OPENAI_BODY })
+  t.equal(err.code, 'UND_ERR_RESPONSE')
+  t.same(recognise(err), { status: 401, requestId: 'req_undici_1' })
+  t.same(recognise(new errors.ResponseError('Response Error', 401, { headers: { 'request-id': 'req_2' }, body: '' })), { status: 401, requestId: 'req_2' })
+  t.equal(recognise(new errors.ResponseError('Response Error', 500, { headers: {}, body: '' })), undefined)
+  t.same(recognise({ code: 'UND_ERR_RESPONSE_STATUS_CODE', statusCode: 401, status: 401, headers: null }), { status: 401 })
+  t.equal(recognise(new errors.SocketError('other side closed')), undefined)
+})
+
+test("non-matches: the application's own 401s and everything that is not an error object", async (t) => {
+  const httpError = createHttpError(401, 'who are you', { headers: { 'WWW-Authenticate': 'Basic realm="app"' } })
+  t.equal(httpError.status, 401)
+  t.equal(recognise(httpError), undefined, 'http-errors / @fastify/sensible with a WWW-Authenticate header')
+  t.equal(recognise(httpErrors.createError(401, 'who are you', { headers: { 'WWW-Authenticate': 'Bearer' } })), undefined, '@fastify/sensible httpErrors')
+  t.equal(recognise(httpErrors.unauthorized()), undefined)
+  t.equal(recognise(Object.assign(new Error('No Authorization was found in request.headers'), { code: 'FST_JWT_NO_AUTHORIZATION_IN_HEADER', statusCode: 401 })), undefined, '@fastify/jwt')
+  t.equal(recognise({ status: 401, headers: { 'www-authenticate': 'Bearer' } }), undefined, 'plain headers are not a Fetch Headers')
+  t.equal(recognise({ status: 401 }), undefined)
+  t.equal(recognise(Object.assign(new Error('API key not valid'), { name: 'ApiError', status: 400 })), undefined, '@google/genai: status only, left to problem.recognise')
+  for (const value of [undefined, null, 401, 'Unauthorized', true, new Error('401 Unauthorized')]) t.equal(recognise(value), undefined, String(value))
+})
+
+test('request ids are kept only when they look like ids', async (t) => {
+  t.same(recognise(openaiError(401, { 'x-request-id': 'has spaces and\ttabs' })), { status: 401 })
+  t.same(recognise(openaiError(401, { 'x-request-id': 'x'.repeat(129) })), { status: 401 })
+  t.same(recognise(openaiError(401, { 'x-request-id': 'a'.repeat(128) })), { status: 401, requestId: 'a'.repeat(128) })
+})
+
+test('sanitise strips upstream members, message and the first stack line; keeps the class, status and frames', async (t) => {
+  const err = openaiError(401) as Error & Record<string, unknown>
+  const frames = String(err.stack).split('\n').filter((line) => /^\s+at /.test(line))
+  sanitise(err, 'fireworks', 401)
+  for (const member of ['error', 'headers', 'cause']) t.notOk(Object.hasOwn(err, member), `no ${member}`)
+  t.equal(err.message, 'The upstream rejected the credentials of key "fireworks" (HTTP 401); upstream text withheld by fastify-keyguard')
+  t.equal(String(err.stack).split('\n')[0], `Error: ${err.message}`)
+  t.same(String(err.stack).split('\n').slice(1), frames)
+  t.equal(err.status, 401)
+  t.notOk(JSON.stringify(err).includes(MASKED))
+
+  const ai = new APICallError({ message: `Incorrect API key provided: ${MASKED}`, url: 'https://x.test', requestBodyValues: { key: KEY }, statusCode: 401, responseHeaders: { a: 'b' }, responseBody: MASKED, data: { error: MASKED }, cause: new Error(MASKED) })
+  const retry = Object.assign(new Error(`Failed after 3 attempts. Last error: ${ai.message}`), { name: 'AI_RetryError', lastError: ai, errors: [ai] })
+  sanitise(retry, undefined, 401)
+  t.match(retry.message, /credentials of a guarded key \(HTTP 401\)/)
+  t.notOk(Object.hasOwn(retry, 'lastError') || Object.hasOwn(retry, 'errors'))
+  sanitise(ai, 'fireworks', 401)
+  for (const member of ['requestBodyValues', 'responseHeaders', 'responseBody', 'data', 'cause']) t.notOk(Object.hasOwn(ai, member), `no ${member}`)
+  t.equal(ai.name, 'AI_APICallError')
+  t.match(String(ai.stack), /^AI_APICallError: The upstream rejected/)
+})
+
+test('sanitise never throws: locked members, frozen errors, missing stacks and names', async (t) => {
+  const locked = new Error(`upstream said ${MASKED}`)
+  Object.defineProperty(locked, 'body', { value: MASKED, enumerable: true, configurable: false })
+  t.doesNotThrow(() => sanitise(locked, 'fireworks', 401))
+  t.match(locked.message, /withheld/)
+  const frozen = Object.freeze(Object.assign(new Error(MASKED), { body: MASKED }))
+  t.doesNotThrow(() => sanitise(frozen, 'fireworks', 401))
+  const bare = { message: MASKED, stack: 42, body: MASKED }
+  sanitise(bare, 'fireworks', 401)
+  t.equal(bare.stack, `Error: ${bare.message}`, 'a non-string stack is rebuilt from the new message')
+  t.notOk(Object.hasOwn(bare, 'body'))
+})
+
+test('targetOf: same origin only, the longest base path wins', async (t) => {
+  const target = (name: string, origin: string, prefix: string): { name: string, provider: typeof providers.fireworks, origin: string, prefix: string } =>
+    ({ name, provider: providers.fireworks, origin, prefix })
+  const targets = [target('root', 'https://gw.test', ''), target('eu', 'https://gw.test', '/eu'), target('other', 'https://other.test', '')]
+  t.equal(targetOf(targets, 'https://gw.test', '/eu/v1/chat')?.name, 'eu')
+  t.equal(targetOf(targets, 'https://gw.test', '/us/v1/chat')?.name, 'root')
+  t.equal(targetOf(targets, 'https://other.test', '/eu')?.name, 'other')
+  t.equal(targetOf(targets, 'https://nowhere.test', '/'), undefined)
+  t.equal(targetOf([target('eu', 'https://gw.test', '/eu'), target('root', 'https://gw.test', '')], 'https://gw.test', '/eu/x')?.name, 'eu', 'whatever the order')
+})
