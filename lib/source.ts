@@ -100,7 +100,9 @@ const squash = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g
 
 /** Shows a variable name safely: plain names as they are, odd ones (BOM, spaces) JSON-escaped. */
 export function showName (name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : JSON.stringify(name).replace(/\uFEFF/g, '\\uFEFF')
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return name
+  // JSON.stringify escapes control characters only; a zero-width space or a BOM would still be invisible.
+  return JSON.stringify(name).replace(/[^\x20-\x7e]/g, (c) => '\\u' + (c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')))
 }
 
 /**
@@ -110,6 +112,8 @@ export function showName (name: string): string {
  */
 export function nearMisses (wanted: string, words: readonly string[], env: Env): string[] {
   const target = squash(wanted)
+  const WANTED = wanted.toUpperCase()
+  const WORDS = words.map((word) => word.toUpperCase()).filter((word) => word.length >= 4)
   const scored: Array<[number, string]> = []
   for (const name of Object.keys(env)) {
     if (name === wanted || name === `${wanted}_FILE`) continue
@@ -117,9 +121,9 @@ export function nearMisses (wanted: string, words: readonly string[], env: Env):
     let score = Infinity
     if (squash(name) === target || squash(name) === target + 'FILE') score = 0
     else if (!NOT_A_SECRET.test(upper)) {
-      const d = distance(upper.replace(/^\uFEFF/, '').trim(), wanted)
+      const d = distance(upper.replace(/^\uFEFF/, '').trim(), WANTED)
       if (d <= (wanted.length >= 12 ? 3 : 2)) score = d
-      else if (words.some((word) => word.length >= 4 && upper.includes(word)) && /KEY|TOKEN|SECRET/.test(upper)) score = 5
+      else if (WORDS.some((word) => upper.includes(word)) && /KEY|TOKEN|SECRET/.test(upper)) score = 5
     }
     if (score !== Infinity) scored.push([score, name])
   }

@@ -89,6 +89,9 @@ test('faults #4: a .env saved with a BOM hides the first variable; its escaped n
   t.same(nearMisses('FIREWORKS_API_KEY', ['FIREWORKS'], { '\uFEFFFIREWORKS_API_KEY': CANARY }), ['"\\uFEFFFIREWORKS_API_KEY"'])
   t.equal(showName('FIREWORKS_API_KEY'), 'FIREWORKS_API_KEY')
   t.equal(showName('FIREWORKS API KEY'), '"FIREWORKS API KEY"')
+  t.equal(showName('FIREWORKS\u200b_API_KEY'), '"FIREWORKS\\u200B_API_KEY"', 'an invisible character in a name is shown escaped')
+  t.equal(showName('FIREWORKS_API_KEY\n'), '"FIREWORKS_API_KEY\\n"')
+  t.equal(showName('KEY_\u{1F511}'), '"KEY_\\uD83D\\uDD11"')
 })
 
 test('nearMisses: ranking, limits and what is not offered', async (t) => {
@@ -107,6 +110,7 @@ test('nearMisses: ranking, limits and what is not offered', async (t) => {
   t.same(nearMisses('FIREWORKS_API_KEY', ['FIREWORKS'], { Fireworks_Api_Key: 'x', fireworks_api_key: 'x' }), ['fireworks_api_key', 'Fireworks_Api_Key'], 'ties in name order')
   t.same(nearMisses('FIREWORKS_API_KEY', ['FIREWORKS'], { FIREWORKS_API_URL: 'x', FIREWORKS_BASE_URL: 'x', FIREWORKS_MODEL: 'x' }), [], 'settings next to the key are no key')
   t.same(nearMisses('FIREWORKS_API_KEY', ['FIREWORKS'], { FIREWORKS_TOKEN: 'x', OPENAI_API_KEY: 'x' }), ['FIREWORKS_TOKEN'])
+  t.same(nearMisses('acme_key', ['ACME', 'acme'], { acme_kye: 'x', Acme_Token: 'x', acme_url: 'x' }), ['acme_kye', 'Acme_Token'], 'a lower-case custom variable: typos and words are found in any case')
   t.same(nearMisses('HF_TOKEN', ['HUGGINGFACE', 'HF'], { HF_TOKEM: 'x', HX_TOKEX: 'x', HXX_TOKXX: 'x', HF_API_KEY: 'x' }), ['HF_TOKEM', 'HX_TOKEX'], 'short names: at most 2 edits; words under 4 letters are not used')
 })
 
