@@ -1,8 +1,12 @@
 // One benchmarked server, run as a child of bench/run.ts (compiled to JS first, so neither side pays
 // for a TypeScript loader). Plain Fastify and the keyguard app carry the same routes; the parent
 // drives load and asks over IPC for this process's CPU time and memory around each measured window.
+import { createWriteStream } from 'node:fs'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
+
+// ms since this process started, at each step of the boot.
+const marks: Record<string, number> = { fastifyLoaded: performance.now() }
 
 /** What the parent passes in `BENCH_SERVER` (JSON). */
 export interface ServerConfig {
@@ -13,6 +17,10 @@ export interface ServerConfig {
   keys: number
   /** The key `/upstream` sends to the stand-in. */
   upstreamKey: string
+  /** Log at `info` (Fastify's default level) into /dev/null instead of not logging at all. */
+  logger?: boolean
+  /** keyguard's `probe.interval`; 0 turns its timers off, backoff rechecks included. */
+  probeInterval?: number
 }
 
 /** Requests from the parent. */
@@ -20,7 +28,7 @@ export type Command = 'start' | 'stop' | 'memory' | 'status' | 'exit'
 
 /** Answers to the parent. */
 export type Message =
-  | { type: 'listening', port: number, rss: number, heapUsed: number, probeMs: number, status: string }
+  | { type: 'listening', port: number, rss: number, heapUsed: number, probeMs: number, status: string, marks: Record<string, number> }
   | { type: 'answer', id: number, cmd: Command, cpuUs?: number, requests?: number, rss?: number, heapUsed?: number, status?: string }
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerConfig
@@ -40,14 +48,16 @@ function upstream401 (): Error {
 const send = (message: Message): void => { process.send?.(message) }
 
 async function build (): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: config.logger === true ? { level: 'info', stream: createWriteStream('/dev/null') } : false })
   const gate = config.keys === 0 ? 'fireworks' : 'k1'
   if (config.variant === 'keyguard') {
     const { default: keyguard } = await import('../index.js')
+    marks.keyguardLoaded = performance.now()
     const keys = config.keys === 0
       ? [{ provider: 'fireworks' as const, baseUrl: config.stub }]
       : Array.from({ length: config.keys }, (_, i) => ({ name: `k${i + 1}`, provider: 'fireworks' as const, env: `K${i + 1}`, baseUrl: config.stub }))
-    await app.register(keyguard, { keys })
+    await app.register(keyguard, config.probeInterval === undefined ? { keys } : { keys, probe: { interval: config.probeInterval } })
+    marks.registered = performance.now()
     app.get('/gated', { config: { keyguard: gate } }, async () => SMALL)
     app.get('/upstream', async (_request, reply) => {
       const res = await app.keyguard.fetch(`${config.stub}/inference/v1/chat/completions`, {
@@ -70,7 +80,10 @@ async function build (): Promise<FastifyInstance> {
 const app = await build()
 let requests = 0
 app.server.on('request', () => { requests++ })
+await app.ready()
+marks.ready = performance.now()
 await app.listen({ host: '127.0.0.1', port: 0 })
+marks.listening = performance.now()
 const address = app.server.address()
 const port = typeof address === 'object' && address !== null ? address.port : 0
 const memory = process.memoryUsage()
@@ -81,7 +94,7 @@ if (config.variant === 'keyguard') {
   status = report.status
   for (const check of Object.values(report.checks)) probeMs = Math.max(probeMs, check.latencyMs ?? 0)
 }
-send({ type: 'listening', port, rss: memory.rss, heapUsed: memory.heapUsed, probeMs, status })
+send({ type: 'listening', port, rss: memory.rss, heapUsed: memory.heapUsed, probeMs, status, marks })
 
 let cpuStart = process.cpuUsage()
 let requestsStart = 0
@@ -107,5 +120,6 @@ process.on('message', (raw: { id: number, cmd: Command }) => {
     app.close().finally(() => process.exit(0))
   }
 })
-// Never outlive the parent.
+// Never outlive the parent; BENCH_EXIT=listening ends right after listening (profiling a boot by hand).
 process.on('disconnect', () => process.exit(0))
+if (process.env.BENCH_EXIT === 'listening') await app.close()
