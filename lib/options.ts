@@ -229,7 +229,7 @@ function resolveKey (entry: unknown, index: number): ResolvedKey {
   if (!isObject(entry)) bad(`${path} must be a provider id or a KeySpec object; received ${got(entry)}`)
   const spec = entry as KeySpec
   for (const field of Object.keys(spec)) {
-    if (!['name', 'provider', 'env', 'value', 'baseUrl', 'required', 'probe'].includes(field)) bad(`${path} has an unknown field "${field}"; expected name, provider, env, value, baseUrl, required, probe`)
+    if (!['name', 'provider', 'env', 'value', 'baseUrl', 'required', 'probe'].includes(field)) bad(`${path} has an unknown field ${got(field)}; expected name, provider, env, value, baseUrl, required, probe`)
   }
   let provider: ProviderSpec
   const id = spec.provider ?? spec.name
@@ -268,7 +268,7 @@ function resolveProbe (probe: unknown): ResolvedOptions['probe'] {
   if (!isObject(probe)) return bad(`option "probe" must be false or an object; received ${got(probe)}`)
   const p = probe as ProbeOptions
   for (const field of Object.keys(p)) {
-    if (!['timeout', 'retries', 'interval', 'jitter', 'dispatcher'].includes(field)) bad(`option "probe" has an unknown field "${field}"; expected timeout, retries, interval, jitter, dispatcher`)
+    if (!['timeout', 'retries', 'interval', 'jitter', 'dispatcher'].includes(field)) bad(`option "probe" has an unknown field ${got(field)}; expected timeout, retries, interval, jitter, dispatcher`)
   }
   const out: Exclude<ResolvedOptions['probe'], false> = {
     timeout: p.timeout === undefined ? DEFAULTS.probe.timeout : integer(p.timeout, 'probe.timeout', 1, 600_000, ' (milliseconds)'),
@@ -300,7 +300,7 @@ function resolveHealth (health: unknown): ResolvedOptions['health'] {
   if (!isObject(health)) return bad(`option "health" must be false or an object; received ${got(health)}`)
   const h = health as HealthOptions
   for (const field of Object.keys(h)) {
-    if (!['live', 'ready', 'details'].includes(field)) bad(`option "health" has an unknown field "${field}"; expected live, ready, details`)
+    if (!['live', 'ready', 'details'].includes(field)) bad(`option "health" has an unknown field ${got(field)}; expected live, ready, details`)
   }
   const live = resolvePath(h.live, 'health.live', DEFAULTS.health.live)
   const ready = resolvePath(h.ready, 'health.ready', DEFAULTS.health.ready)
@@ -315,7 +315,7 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
   if (!isObject(problem)) return bad(`option "problem" must be false or an object; received ${got(problem)}`)
   const p = problem as ProblemOptions
   for (const field of Object.keys(p)) {
-    if (!['status', 'type', 'recognise'].includes(field)) bad(`option "problem" has an unknown field "${field}"; expected status, type, recognise`)
+    if (!['status', 'type', 'recognise'].includes(field)) bad(`option "problem" has an unknown field ${got(field)}; expected status, type, recognise`)
   }
   const status = p.status === undefined ? DEFAULTS.problem.status : integer(p.status, 'problem.status', 500, 599, ' (a server error: the upstream rejected our credentials, not the client)')
   let type: string = DEFAULTS.problem.type
@@ -333,11 +333,12 @@ export function resolveOptions (options: unknown, processEnv: Env): ResolvedOpti
   const o = options as unknown as FastifyKeyguardOptions
   for (const field of Object.keys(o)) {
     if (!['keys', 'onInvalid', 'onUnreachable', 'env', 'dotenv', 'probe', 'health', 'problem', 'onChange'].includes(field)) {
-      bad(`unknown option "${field}"; expected keys, onInvalid, onUnreachable, env, dotenv, probe, health, problem, onChange`)
+      bad(`unknown option ${got(field)}; expected keys, onInvalid, onUnreachable, env, dotenv, probe, health, problem, onChange`)
     }
   }
   if (!Array.isArray(o.keys) || o.keys.length === 0) bad(`option "keys" must be a non-empty array of provider ids or KeySpec objects; received ${got(o.keys)}`)
-  const keys = o.keys.map(resolveKey)
+  // Array.from, not map: a hole in the array is an entry too, and must be refused like one.
+  const keys = Array.from(o.keys, resolveKey)
   const names = new Set<string>()
   for (const key of keys) {
     if (names.has(key.name)) bad(`two keys are named "${key.name}"; give each KeySpec its own name`)

@@ -32,6 +32,7 @@ const INVALID: Array<[string, unknown, RegExp]> = [
   ['unknown provider id', { keys: ['fireworkz'] }, new RegExp(`keys\\[0\\] is "fireworkz", which is not a known provider; known: ${KNOWN}\\. Use a KeySpec with a ProviderSpec`)],
   ['a key where a provider id goes', { keys: [KEY] }, /keys\[0\] is a string of 43 characters, which is not a known provider; known: fireworks, /],
   ['a short key where a provider id goes', { keys: ['fw_abcdefghijklmnop'] }, /keys\[0\] is a string of 19 characters/],
+  ['a hole in keys', { keys: [, 'fireworks'] }, /keys\[0\] must be a provider id or a KeySpec object; received undefined/], // eslint-disable-line no-sparse-arrays -- the hole is the point
   ['a number where a key goes', { keys: [5] }, /keys\[0\] must be a provider id or a KeySpec object; received 5/],
   ['unknown KeySpec provider', keySpec({ provider: 'nope' }), new RegExp(`option "keys\\[0\\]\\.provider" is "nope", which is not a known provider; known: ${KNOWN}\\. Pass a ProviderSpec`)],
   ['KeySpec without provider', { keys: [{ env: 'X_KEY' }] }, new RegExp(`keys\\[0\\] needs a provider: a provider id \\(${KNOWN}\\) or a ProviderSpec object`)],
@@ -122,6 +123,11 @@ test('options: a string that looks like a key is never echoed', async (t) => {
       t.equal(err.code, 'FST_KEYGUARD_OPTIONS')
       t.notOk(err.message.includes(value), 'the value is described, not quoted')
       t.match(err.message, /a string of \d+ characters/)
+    }
+    for (const options of [{ keys: ['fireworks'], [value]: true }, keySpec({ [value]: true }), { keys: ['fireworks'], probe: { [value]: 1 } }, { keys: ['fireworks'], health: { [value]: 1 } }, { keys: ['fireworks'], problem: { [value]: 1 } }]) {
+      const err = await register(options)
+      t.match(err.message, /unknown (option|field) a string of \d+ characters/, 'a key pasted as a field name is not echoed either')
+      t.notOk(err.message.includes(value))
     }
   }
   t.match(await register({ keys: ['openAI'] }), { message: /keys\[0\] is "openAI", which is not a known provider/ }, 'a mistyped provider id is quoted')
