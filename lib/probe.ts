@@ -41,7 +41,8 @@ interface RawAnswer {
 /** The probe URL: the provider's probe path under the base URL's path. */
 export function probeUrl (baseUrl: string, provider: ProviderSpec): URL {
   const base = new URL(baseUrl)
-  return new URL(base.pathname.replace(/\/+$/, '') + provider.probe.path, base.origin)
+  // Joined as text after the origin: resolved against it, a path such as `//evil.example/` would change the host.
+  return new URL(base.origin + base.pathname.replace(/\/+$/, '') + provider.probe.path)
 }
 
 function viaNode (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
@@ -49,6 +50,8 @@ function viaNode (url: URL, method: string, headers: Record<string, string>, bod
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
     // agent: false: a fresh, non-keep-alive agent, so no socket outlives the probe.
     const req = send(url, { method, headers, signal, agent: false }, (res) => {
+      // A parse error mid-body reaches only the request; the response would just say "aborted".
+      req.on('error', (err) => res.destroy(err))
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
     })
     req.on('error', reject)
@@ -135,7 +138,9 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
     return verdict
   } catch (err) {
     if (settings.signal.aborted) return { cause: 'unreachable', reason: 'aborted' }
-    return { ...classifyError(err, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
+    // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
+    const cause = controller.signal.aborted ? controller.signal.reason : err
+    return { ...classifyError(cause, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
   } finally {
     clearTimeout(timer)
     settings.signal.removeEventListener('abort', onClose)
@@ -145,6 +150,7 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
 /** Waits `ms`, or less if `signal` aborts; never rejects. */
 export function sleep (ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
     const done = (): void => {
       clearTimeout(timer)
       signal.removeEventListener('abort', done)
@@ -167,7 +173,7 @@ export async function probe (baseUrl: string, provider: ProviderSpec, key: strin
   let verdict: Verdict = { cause: 'unreachable', reason: 'aborted' }
   for (let round = 0; round <= settings.retries; round++) {
     const left = deadline - performance.now()
-    if (round > 0 && left < 50) break
+    if (settings.signal.aborted || (round > 0 && left < 50)) break
     verdict = await attempt(url, provider, key, settings, Math.max(1, Math.min(settings.timeout, left)))
     if (!transient(verdict) || round === settings.retries || settings.signal.aborted) break
     const backoff = random() * Math.min(BACKOFF.cap, BACKOFF.base * 2 ** round)

@@ -8,22 +8,25 @@ const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\
 function utc (year: number, month: string, day: number, h: string, m: string, s: string): number | undefined {
   const mon = MONTHS.indexOf(month.toLowerCase())
   const [hh, mm, ss] = [Number(h), Number(m), Number(s)]
-  if (mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return undefined
-  return Date.UTC(year, mon, day, hh, mm, ss)
+  if (mon < 0 || hh > 23 || mm > 59 || ss > 60) return undefined
+  const at = Date.UTC(year, mon, day, hh, mm, ss)
+  // Date.UTC rolls 31 Feb over into March; a date that does not exist is not a date.
+  return new Date(at).getUTCDate() === day ? at : undefined
 }
 
 /**
  * Parses an HTTP-date strictly, in any of the three forms a recipient must accept, always as GMT
  * (V8's `Date.parse` reads asctime in local time and accepts much that is not a date).
  */
-export function parseHttpDate (value: string): number | undefined {
+export function parseHttpDate (value: string, now: number = Date.now()): number | undefined {
   let m = IMF.exec(value)
   if (m) return utc(Number(m[3]), m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
   m = RFC850.exec(value)
   if (m) {
-    const yy = Number(m[3])
-    // RFC 9110: a two-digit year more than 50 years in the future is in the past century.
-    const year = yy + (yy < 70 ? 2000 : 1900)
+    const thisYear = new Date(now).getUTCFullYear()
+    let year = thisYear - (thisYear % 100) + Number(m[3])
+    // RFC 9110: a two-digit year more than 50 years in the future is the most recent past year with those digits.
+    if (year > thisYear + 50) year -= 100
     return utc(year, m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
   }
   m = ASCTIME.exec(value)
@@ -39,8 +42,8 @@ export function parseHttpDate (value: string): number | undefined {
 export function parseRetryAfter (value: string | undefined, date: string | undefined, now: number, cap: number): number | undefined {
   if (value === undefined) return undefined
   if (/^\d+$/.test(value)) return Math.min(Number(value) * 1000, cap)
-  const at = parseHttpDate(value)
+  const at = parseHttpDate(value, now)
   if (at === undefined) return undefined
-  const base = date === undefined ? undefined : parseHttpDate(date)
+  const base = date === undefined ? undefined : parseHttpDate(date, now)
   return Math.min(Math.max(at - (base ?? now), 0), cap)
 }

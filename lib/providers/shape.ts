@@ -7,7 +7,7 @@ function isJsonType (answer: ProbeAnswer): boolean {
 
 function prefixHasKeys (text: string, keys: readonly string[]): boolean {
   if (!/^\s*[[{]/.test(text)) return false
-  return keys.every((key) => text.includes(`"${key}"`))
+  return keys.every((key) => new RegExp(`"${key}"\\s*:`).test(text))
 }
 
 /**

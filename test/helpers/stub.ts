@@ -14,6 +14,9 @@ export type Mode =
   | '403json' | '403waf' | '402' | '429' | '429quota' | '500' | '502' | '503' | 'cf52x' | '404' | '400'
   | 'redirect' | 'hang' | 'trickle' | 'stall' | 'rst' | 'fin' | 'garbage' | 'bighdr' | 'clmismatch'
   | 'huge' | 'gzipbomb' | 'captive' | 'wrongshape' | 'slow'
+  | 'custom' // `status`, `body` and `contentType` as given
+  | 'longlist' // the provider's valid answer with its list padded far beyond the probe's read cap
+  | 'badchunk' // chunked framing with an invalid chunk size
 
 export interface StubRequest {
   method: string
@@ -32,6 +35,12 @@ export interface StubOptions {
   location?: string
   /** Delay of `slow` mode before a normal `auth` answer, ms. */
   delay?: number
+  /** Status of `custom`, `huge` (default 200) and `redirect` (default 302) modes. */
+  status?: number
+  /** Body of `custom` mode: a string as is, anything else as JSON. */
+  body?: unknown
+  /** `content-type` of `custom` mode (default `application/json`; `null` sends none). */
+  contentType?: string | null
   /** Extra headers on every answer (e.g. `set-cookie`, `www-authenticate`). */
   headers?: Record<string, string>
 }
@@ -68,6 +77,17 @@ function okBody (path: string): unknown {
   }
   return { object: 'list', data: [{ id: 'model-1', object: 'model' }] }
 }
+
+/** `okBody` with its first list repeated until the JSON is longer than `size` bytes. */
+function longBody (path: string, size: number): string {
+  const body = okBody(path) as Record<string, unknown>
+  const [name, list] = Object.entries(body).find(([, value]) => Array.isArray(value)) as [string, unknown[]]
+  const entry = JSON.stringify(list[0])
+  const count = Math.ceil(size / (entry.length + 1))
+  return JSON.stringify({ ...body, [name]: [] }).replace(`"${name}":[]`, `"${name}":[${Array(count).fill(entry).join(',')}]`)
+}
+
+let bomb: Buffer | undefined
 
 const mask = (key: string): string => key.length > 12 ? `${key.slice(0, 8)}****${key.slice(-4)}` : key
 
@@ -131,7 +151,8 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
     }
   }
 
-  const answer = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+  // Each case returns whatever its last call gives back; the value is ignored.
+  const answer = (req: IncomingMessage, res: ServerResponse, body: string): unknown => {
     const path = req.url ?? '/'
     const key = keyOf(req.headers) ?? ''
     const o = stub.options
@@ -148,42 +169,45 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
       case 'auth': return auth()
       case 'slow': return later(auth, o.delay ?? 100)
       case '401json': return json(res, 401, rejectAnswer(path, key)[1], { 'www-authenticate': 'Basic realm="upstream"', 'set-cookie': 'upstream_session=abc; Path=/' })
-      case '401text': res.writeHead(401, { 'content-type': 'text/plain' }); return void res.end('Unauthorized')
-      case '401html': res.writeHead(401, { 'content-type': 'text/html' }); return void res.end('<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization Required</h1></center><hr><center>openresty</center></body></html>')
-      case '401empty': res.writeHead(401); return void res.end()
-      case '401lying': res.writeHead(401, { 'content-type': 'application/json' }); return void res.end('{"error": not json')
+      case '401text': res.writeHead(401, { 'content-type': 'text/plain' }); return res.end('Unauthorized')
+      case '401html': res.writeHead(401, { 'content-type': 'text/html' }); return res.end('<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization Required</h1></center><hr><center>openresty</center></body></html>')
+      case '401empty': res.writeHead(401); return res.end()
+      case '401lying': res.writeHead(401, { 'content-type': 'application/json' }); return res.end('{"error": not json')
       case '403json': return json(res, 403, { error: { message: 'You are not allowed to use this model', type: 'permission_error', code: 'FORBIDDEN' } })
-      case '403waf': res.writeHead(403, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return void res.end(CF_HTML)
+      case '403waf': res.writeHead(403, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return res.end(CF_HTML)
       case '402': return json(res, 402, { error: { message: 'Payment required', code: 'PAYMENT_REQUIRED' } })
       case '429': return json(res, 429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } }, o.retryAfter === undefined ? {} : { 'retry-after': o.retryAfter })
       case '429quota': return json(res, 429, { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } })
       case '500': return json(res, 500, { error: { message: 'Error listing deployed models', code: 'INTERNAL' } })
       case '502': return json(res, 502, { error: { message: 'Bad gateway' } })
       case '503': return json(res, 503, { error: { message: 'Service Overloaded' } }, o.retryAfter === undefined ? {} : { 'retry-after': o.retryAfter })
-      case 'cf52x': res.writeHead(522, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return void res.end('<html><title>Connection timed out | Cloudflare</title><body>Error 522 Ray ID: 8f0</body></html>')
+      case 'cf52x': res.writeHead(522, { 'content-type': 'text/html', server: 'cloudflare', 'cf-ray': '8f00000000000000-AMS' }); return res.end('<html><title>Connection timed out | Cloudflare</title><body>Error 522 Ray ID: 8f0</body></html>')
       case '404': return json(res, 404, { error: { message: 'Not found' } })
       case '400': return json(res, 400, { error: { message: 'Bad request' } })
-      case 'redirect': res.writeHead(302, { location: o.location ?? 'http://localhost:1/elsewhere' }); return void res.end()
+      case 'redirect': res.writeHead(o.status ?? 302, { location: o.location ?? 'http://localhost:1/elsewhere' }); return res.end()
       case 'hang': return undefined
       case 'trickle': {
         res.writeHead(200, { 'content-type': 'application/json' })
         const drip = (): void => { if (!res.destroyed) { res.write(' '); later(drip, 20) } }
         return drip()
       }
-      case 'stall': res.writeHead(200, { 'content-type': 'application/json' }); return void res.write('{"data":[')
-      case 'rst': return void (req.socket as Socket & { resetAndDestroy: () => void }).resetAndDestroy()
-      case 'fin': return void req.socket.destroy()
-      case 'garbage': return void req.socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n')
-      case 'bighdr': res.writeHead(200, { 'content-type': 'application/json', 'x-big': 'a'.repeat(70_000) }); return void res.end('{}')
-      case 'clmismatch': res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }); res.write('{"da'); return void req.socket.destroy()
+      case 'stall': res.writeHead(200, { 'content-type': 'application/json' }); return res.write('{"data":[')
+      case 'rst': return (req.socket as Socket & { resetAndDestroy: () => void }).resetAndDestroy()
+      case 'fin': return req.socket.destroy()
+      case 'garbage': return req.socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n')
+      case 'bighdr': res.writeHead(200, { 'content-type': 'application/json', 'x-big': 'a'.repeat(70_000) }); return res.end('{}')
+      case 'clmismatch': res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }); res.write('{"da'); return req.socket.destroy()
       case 'huge': {
-        res.writeHead(200, { 'content-type': 'application/json' })
+        res.writeHead(o.status ?? 200, { 'content-type': 'application/json' })
         const chunk = Buffer.alloc(64 * 1024, 0x20)
         let sent = 0
         const pump = (): void => {
           while (sent < 20 * 1024 * 1024 && !res.destroyed) {
             sent += chunk.length
-            if (!res.write(chunk)) return void res.once('drain', pump)
+            if (!res.write(chunk)) {
+              res.once('drain', pump)
+              return
+            }
           }
           res.end()
         }
@@ -191,13 +215,25 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
         return pump()
       }
       case 'gzipbomb': {
-        const bomb = gzipSync(Buffer.concat([Buffer.from('{"data":['), Buffer.alloc(50 * 1024 * 1024, 0x20), Buffer.from(']}')]))
+        bomb ??= gzipSync(Buffer.concat([Buffer.from('{"data":['), Buffer.alloc(50 * 1024 * 1024, 0x20), Buffer.from(']}')]))
         res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length })
-        return void res.end(bomb)
+        return res.end(bomb)
       }
-      case 'captive': res.writeHead(200, { 'content-type': 'text/html' }); return void res.end('<html><body><h1>Login required</h1><form action="/login"></form></body></html>')
+      case 'captive': res.writeHead(200, { 'content-type': 'text/html' }); return res.end('<html><body><h1>Login required</h1><form action="/login"></form></body></html>')
       case 'wrongshape': return json(res, 200, { status: 'ok', message: 'hello' })
-      default: return void body
+      case 'custom': {
+        const text = typeof o.body === 'string' ? o.body : o.body === undefined ? '' : JSON.stringify(o.body)
+        const type = o.contentType === undefined ? { 'content-type': 'application/json' } : o.contentType === null ? {} : { 'content-type': o.contentType }
+        res.writeHead(o.status ?? 200, { ...type, 'content-length': Buffer.byteLength(text) })
+        return res.end(text)
+      }
+      case 'longlist': {
+        const text = longBody(path, 4 * 64 * 1024)
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        return res.end(text)
+      }
+      case 'badchunk': return req.socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n')
+      default: return body
     }
   }
 
