@@ -34,7 +34,7 @@ export function addGate (route: RouteOptions, guard: Guard): void {
   const names = gateNames(route, guard)
   if (names === undefined) return
   const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-  // exposeHeadRoutes copies the GET route's options, gate included, into the HEAD route.
+  // A route registered from another route's options (a plugin cloning routes) already has the gate.
   if (existing.some((hook) => (hook as GateHook)[kGate] === true)) return
   const gate: GateHook = (request, reply, done) => {
     const blocked = guard.blocking(names)

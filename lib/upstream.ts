@@ -35,19 +35,24 @@ interface Target {
   prefix: string
 }
 
+/** Whether a request path (with its query) lies under a base path: `/gw` holds `/gw/v1` and `/gw?x`, not `/gwx`. */
+function under (path: string, prefix: string): boolean {
+  // Past the end, charAt gives '', which every string includes.
+  return path.startsWith(prefix) && '/?#'.includes(path.charAt(prefix.length))
+}
+
 /** Finds the guarded key whose base URL a request URL falls under (the longest path prefix wins). */
 export function targetOf (targets: readonly Target[], origin: string, path: string): Target | undefined {
   let best: Target | undefined
   for (const target of targets) {
-    if (target.origin !== origin || !path.startsWith(target.prefix)) continue
+    if (target.origin !== origin || !under(path, target.prefix)) continue
     if (best === undefined || target.prefix.length > best.prefix.length) best = target
   }
   return best
 }
 
-/** Whether an upstream answer says our key is bad: any 401, or the provider's own invalid-key answer. */
+/** Whether a non-401 upstream answer is the provider's own invalid-key answer (Gemini's 400 API_KEY_INVALID). */
 function rejects (target: Target, status: number, headers: Record<string, string>, text: string): boolean {
-  if (status === 401) return true
   if (status < 400 || status >= 500 || target.provider.classify === undefined) return false
   let json: unknown
   try {

@@ -415,3 +415,79 @@ test('faults #70: after the first converted 401, /readyz turns 503 within a seco
   }
   t.equal(stub.hits, hits, 'zero upstream calls')
 })
+
+test("the watching client: a provider's own invalid-key answer (Gemini 400 API_KEY_INVALID) marks the request; other 4xx/5xx and large bodies do not", async (t) => {
+  const GEMINI = 'AIzaSy' + 'Qm4Tz8Rw2Yx6Bv0Nc3Kd7Lf1Hg5Jp9Sa2De'
+  const stub = await startStub({ mode: 'auth', keys: [GEMINI] })
+  const app = Fastify()
+  t.teardown(async () => {
+    await app.close()
+    await stub.close()
+  })
+  await app.register(keyguard, { keys: [{ name: 'gemini', value: GEMINI, baseUrl: stub.url }], env: {}, probe: { interval: 0, retries: 0, timeout: 2_000 } })
+  app.get('/models', async (_req, reply) => {
+    const res = await app.keyguard.fetch(stub.url + '/v1beta/models?pageSize=1', { headers: { 'x-goog-api-key': app.keyguard.key() } })
+    return reply.code(res.status).type('application/json').send(await res.text())
+  })
+  await app.ready()
+  stub.set('auth', { keys: [] })
+  const res = await app.inject('/models')
+  t.equal(res.statusCode, 502, 'the passed-through 400 is converted')
+  t.equal(res.json().key, 'gemini')
+  t.notOk(res.body.includes('API_KEY_INVALID'))
+  // Not the provider's invalid-key answer: passed through as the route sent it.
+  stub.set('custom', { status: 400, body: 'x'.repeat(10_000), contentType: 'text/plain' })
+  t.equal((await app.inject('/models')).statusCode, 400, 'a large non-JSON 400 is not a key rejection')
+  stub.set('500')
+  t.equal((await app.inject('/models')).statusCode, 500, 'a 5xx is not a key rejection')
+  stub.set('ok')
+  t.equal((await app.inject('/models')).statusCode, 200)
+})
+
+test('the watching client: a URL origin, an unguarded origin, multi-valued headers and an upgrade', async (t) => {
+  const { createServer } = await import('node:http')
+  const server = createServer((_req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'x-request-id': 'req_multi' })
+    res.end('{"error":"Invalid credentials"}')
+  })
+  server.on('upgrade', (_req, socket) => {
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const guarded = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const unguarded = await startStub({ mode: '401json' })
+  t.teardown(() => unguarded.close())
+  const { app, probes } = await setup(t, {
+    keys: [{ name: 'fireworks', value: KEY, baseUrl: guarded + '/gw', probe: false }]
+  }, (app) => {
+    app.get('/url-origin', async (_req, reply) => {
+      const res = await app.keyguard.dispatcher.request({ origin: new URL(guarded), path: '/gw/v1/models', method: 'GET' })
+      await res.body.dump()
+      return reply.code(res.statusCode).send({ upstream: res.statusCode })
+    })
+    app.get('/elsewhere', async (_req, reply) => {
+      const res = await request(unguarded.url + '/v1/models', { dispatcher: app.keyguard.dispatcher })
+      return reply.code(res.statusCode).headers({ 'www-authenticate': String(res.headers['www-authenticate']) }).send(await res.body.text())
+    })
+    app.get('/outside', async (_req, reply) => {
+      const res = await request(guarded + '/other/v1/models', { dispatcher: app.keyguard.dispatcher })
+      await res.body.dump()
+      return reply.code(res.statusCode).send({ upstream: res.statusCode })
+    })
+    app.get('/upgrade', async () => {
+      const { headers, socket } = await app.keyguard.dispatcher.upgrade({ origin: guarded, path: '/gw/ws', protocol: 'websocket' })
+      socket.destroy()
+      return { upgraded: headers.upgrade }
+    })
+  })
+  const res = await app.inject('/url-origin')
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().upstreamRequestId, 'req_multi')
+  const elsewhere = await app.inject('/elsewhere')
+  t.equal(elsewhere.statusCode, 401, "another origin's 401 is the route's business")
+  t.equal(elsewhere.headers['www-authenticate'], 'Basic realm="upstream"')
+  t.equal((await app.inject('/outside')).statusCode, 401, 'the same origin outside the base path is not guarded')
+  t.same((await app.inject('/upgrade')).json(), { upgraded: 'websocket' }, 'upgrades pass through the watcher')
+  t.equal(probes(), 0)
+})
