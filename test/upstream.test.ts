@@ -476,7 +476,9 @@ test('the watching client: a URL origin, an unguarded origin, multi-valued heade
       return reply.code(res.statusCode).send({ upstream: res.statusCode })
     })
     app.get('/upgrade', async () => {
-      const { headers, socket } = await app.keyguard.dispatcher.upgrade({ origin: guarded, path: '/gw/ws', protocol: 'websocket' })
+      // An Agent's upgrade needs the origin, which undici's UpgradeOptions type leaves out.
+      const upgrade = app.keyguard.dispatcher.upgrade.bind(app.keyguard.dispatcher) as unknown as (opts: object) => Promise<{ headers: Record<string, unknown>, socket: { destroy: () => void } }>
+      const { headers, socket } = await upgrade({ origin: guarded, path: '/gw/ws', protocol: 'websocket' })
       socket.destroy()
       return { upgraded: headers.upgrade }
     })
