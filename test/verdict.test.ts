@@ -2,7 +2,7 @@ import { test } from 'tap'
 import type { ProbeAnswer } from '../lib/providers/types.js'
 import { providers } from '../lib/providers/index.js'
 import { CAUSES, REASON_CODES, classify, classifyError, describe, describeNotes, statusOf, transient } from '../lib/verdict.js'
-import type { Cause, Facts, NoteCode, Subject } from '../lib/verdict.js'
+import type { Cause, Facts, NoteCode, Subject, Verdict } from '../lib/verdict.js'
 
 const subject: Subject = { label: 'Acme AI', where: 'ACME_API_KEY_FILE (/run/secrets/acme)', env: 'ACME_API_KEY', fingerprint: 'ac_…1a2b', dashboard: 'https://acme.example/keys' }
 const bare: Subject = { label: 'Acme AI', where: 'ACME_API_KEY', env: 'ACME_API_KEY' }
@@ -53,7 +53,7 @@ test('every reason renders a message and a fix, with and without facts; probe re
   t.ok(REASON_CODES.length > 40)
   for (const reason of REASON_CODES) {
     for (const [s, facts, httpStatus] of [[subject, full, 401], [bare, {}, undefined], [subject, { ...full, count: 1, suggestions: ['ACME_KEY'], errno: 'EACCES', origin: 'http://127.0.0.1:1' }, 503], [bare, { suggestions: [] }, 200]] as const) {
-      const verdict = { cause: causeOf(reason), reason, facts, ...(httpStatus === undefined ? {} : { httpStatus }) }
+      const verdict: Verdict = { cause: causeOf(reason), reason, facts: facts as Facts, ...(httpStatus === undefined ? {} : { httpStatus }) }
       const { message, fix } = describe(verdict, s)
       t.ok(message.length > 10 && fix.endsWith('.'), reason)
       t.notMatch(message, /undefined|\[object/, `${reason}: no holes`)
