@@ -103,10 +103,10 @@ export class Upstream {
     }
   }
 
-  /** Records a rejecting answer for the current request and suspects the key. */
-  hit (target: Target | undefined, hit: UpstreamHit, request: Marked | undefined = this.#store.getStore()): void {
+  /** Records a rejecting answer for the request it was made from (if any) and suspects the key. */
+  #hit (target: Target, hit: UpstreamHit, request: Marked | undefined): void {
     if (request !== undefined) request[kHit] ??= hit
-    if (target !== undefined) this.#guard.suspect(target.name)
+    this.#guard.suspect(target.name)
   }
 
   /** The guarded key an error's URL points at, if it carries one. */
@@ -137,7 +137,7 @@ export class Upstream {
           status = statusCode
           headers = {}
           for (const [name, value] of Object.entries(responseHeaders)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-          if (status === 401) this.hit(target, this.#describe(target, status, headers), request)
+          if (status === 401) this.#hit(target, this.#describe(target, status, headers), request)
           return handler.onResponseStart?.(controller, statusCode, responseHeaders, statusMessage)
         },
         onResponseData: (controller, chunk) => {
@@ -146,7 +146,7 @@ export class Upstream {
         },
         onResponseEnd: (controller, trailers) => {
           // A provider's own invalid-key answer (Gemini's 400 API_KEY_INVALID) needs its body to tell.
-          if (status !== 401 && rejects(target, status, headers, peek)) this.hit(target, this.#describe(target, status, headers), request)
+          if (status !== 401 && rejects(target, status, headers, peek)) this.#hit(target, this.#describe(target, status, headers), request)
           return handler.onResponseEnd?.(controller, trailers)
         },
         onResponseError: (controller, err) => handler.onResponseError?.(controller, err)

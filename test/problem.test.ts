@@ -160,6 +160,9 @@ test('several keys: the error URL, the route\'s single gated key, or no key at a
     app.get('/string-gate', { config: { keyguard: 'backup' } }, chat)
     app.get('/two-gates', { config: { keyguard: ['fireworks', 'backup'] } }, chat)
     app.get('/ungated', chat)
+    const aiError = (url: string): Error => Object.assign(new Error('Invalid API key'), { name: 'AI_APICallError', statusCode: 401, url })
+    app.get('/by-url', { config: { keyguard: 'fireworks' } }, async () => { throw aiError(stub.url + '/backup/inference/v1/chat/completions') })
+    app.get('/bad-url', { config: { keyguard: 'backup' } }, async () => { throw aiError('not a url') })
     app.get('/explicit', (_req, reply) => reply.upstreamUnauthorized())
     app.get('/throw-unknown', async () => { throw new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED('nope') })
     app.get('/throw-empty', async () => { throw new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED('') })
@@ -167,6 +170,8 @@ test('several keys: the error URL, the route\'s single gated key, or no key at a
   stub.set('auth', { keys: [] })
   t.equal((await app.inject('/single-gate')).json().key, 'backup')
   t.equal((await app.inject('/string-gate')).json().key, 'backup')
+  t.equal((await app.inject('/by-url')).json().key, 'backup', 'the error URL wins over the route gate')
+  t.equal((await app.inject('/bad-url')).json().key, 'backup', 'an unparseable URL falls back to the gate')
   for (const url of ['/two-gates', '/ungated', '/explicit', '/throw-unknown', '/throw-empty']) {
     const res = await app.inject(url)
     t.equal(res.statusCode, 502, url)
