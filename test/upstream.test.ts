@@ -493,3 +493,26 @@ test('the watching client: a URL origin, an unguarded origin, multi-valued heade
   t.same((await app.inject('/upgrade')).json(), { upgraded: 'websocket' }, 'upgrades pass through the watcher')
   t.equal(probes(), 0)
 })
+
+test('faults #63 #66: a route that throws the upstream text, and HTML/plain/empty 401 bodies, still give valid problem+json; logs stay clean', async (t) => {
+  const { app, stub, logs } = await setup(t, {}, (app, stub) => {
+    const call = (): Promise<Response> => app.keyguard.fetch(stub.url + CHAT + '/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${app.keyguard.key()}` } })
+    app.get('/throws-text', async () => {
+      const res = await call()
+      throw new Error('upstream said: ' + await res.text())
+    })
+    app.get('/passes', async (_req, reply) => {
+      const res = await call()
+      return reply.code(res.status).type(res.headers.get('content-type') ?? 'text/plain').send(await res.text())
+    })
+  })
+  revoke(stub)
+  assertProblem(t, await app.inject('/throws-text'), 502, { requestId: 'req_stub_1' })
+  for (const mode of ['401html', '401text', '401empty', '401lying'] as const) {
+    stub.set(mode)
+    const res = await app.inject('/passes')
+    assertProblem(t, res, 502)
+    t.notOk(res.body.includes('<html') || res.body.includes('openresty'), `${mode}: no HTML or upstream text`)
+  }
+  assertCleanLogs(t, logs)
+})
