@@ -300,7 +300,8 @@ export class Guard {
     }
     const base = { reading: read.reading, notes: read.notes, secret: read.secret }
     if (read.verdict !== undefined) {
-      if (!spec.required && read.verdict.reason === 'unset') return { ...base, verdict: { cause: 'unchecked', reason: 'not-configured', facts: read.verdict.facts ?? {} } }
+      // An optional key left empty (compose's `FOO=`) is as absent as an unset one.
+      if (!spec.required && ['unset', 'empty', 'blank'].includes(read.verdict.reason)) return { ...base, verdict: { cause: 'unchecked', reason: 'not-configured', facts: read.verdict.facts ?? {} } }
       return { ...base, verdict: read.verdict }
     }
     const settings = this.#options.probe

@@ -43,6 +43,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Keys this route needs: while any fails, the route answers 503 problem+json without running. */
     keyguard?: KeyguardRouteConfig
+    /** Set by keyguard on its own health routes, so an application's auth hook can skip them. */
+    keyguardHealth?: boolean
   }
 }
 

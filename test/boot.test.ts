@@ -132,6 +132,12 @@ test('cause table: an optional key that is absent is unchecked and the boot goes
   t.match(check?.message, /OPENAI_API_KEY is not set; the key is optional/)
   t.match(check?.message, /OPENAI_KEY/, 'near-miss names are offered for optional keys too')
   t.equal((await app.inject('/readyz')).statusCode, 200)
+  for (const empty of ['', '  ']) {
+    const blank = await appWith({ keys: [{ provider: 'openai', baseUrl: stub.url, required: false }], env: { OPENAI_API_KEY: empty } })
+    await blank.app.ready()
+    t.match(blank.app.keyguard.report().checks.openai, { cause: 'unchecked', reason: 'not-configured' }, 'an empty optional key is absent')
+    await blank.app.close()
+  }
 })
 
 test('onUnreachable decides the unreachable case', async (t) => {
