@@ -62,10 +62,26 @@ function viaNode (url: URL, method: string, headers: Record<string, string>, bod
 async function viaDispatcher (dispatcher: Dispatcher, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
   const options = { method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal }
   // A dispatcher from the undici package has request() on its prototype; a bare one goes through undici's.
-  const res = typeof dispatcher.request === 'function'
-    ? await dispatcher.request({ ...options, origin: url.origin, path: url.pathname + url.search })
-    : await undici().request(url, { ...options, dispatcher })
+  const pending = typeof dispatcher.request === 'function'
+    ? dispatcher.request({ ...options, origin: url.origin, path: url.pathname + url.search })
+    : undici().request(url, { ...options, dispatcher })
+  const res = await settleOnAbort(pending, signal)
   return { status: res.statusCode, headers: res.headers, body: res.body }
+}
+
+/**
+ * undici holds an aborted request until a pending connect (a TLS handshake that never ends) gives up,
+ * after its own 10 s connect timeout: the abort settles the attempt at once, and a late answer is dropped.
+ */
+function settleOnAbort (pending: Promise<Dispatcher.ResponseData>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason)
+      pending.then((late) => late.body.on('error', () => {}).destroy(), () => {})
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 async function readCapped (body: RawAnswer['body']): Promise<{ text: string, truncated: boolean }> {

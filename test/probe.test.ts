@@ -513,3 +513,24 @@ test('sleep waits, ends early on abort, and at once when already aborted', async
   await sleep(5000, controller.signal)
   t.ok(performance.now() - started < 100)
 })
+
+test('faults #18: an answer that arrives after the deadline is dropped and its body destroyed', async (t) => {
+  const stub = await stubFor(t, 'ok')
+  const agent = new Agent()
+  t.teardown(() => agent.destroy())
+  let late: Dispatcher.ResponseData | undefined
+  const slow = {
+    async request (options: Dispatcher.RequestOptions) {
+      await sleep(120, new AbortController().signal)
+      late = await agent.request({ ...options, signal: null })
+      return late
+    }
+  } as unknown as Dispatcher
+  const started = performance.now()
+  const verdict = await probe(stub.url, openai, KEY, settings({ dispatcher: slow, timeout: 50 }))
+  t.ok(performance.now() - started < 110, 'settled at the deadline, not when the answer came')
+  t.equal(verdict.reason, 'timeout')
+  await sleep(150, new AbortController().signal)
+  t.equal(stub.hits, 1)
+  t.ok(late?.body.destroyed, 'the late body was destroyed')
+})
