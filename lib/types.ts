@@ -20,8 +20,9 @@ export interface Keyguard {
    */
   readonly fetch: typeof fetch
   /**
-   * An undici `Dispatcher` that sends through the global dispatcher and watches answers from the
-   * guarded keys' origins; for `request()`, `@fastify/reply-from` (`undici: app.keyguard.dispatcher`) and the like.
+   * An undici `Dispatcher` of keyguard's own (through `HTTPS_PROXY`/`HTTP_PROXY` from the `env` option
+   * when set) that watches answers from the guarded keys' origins; for `request()`,
+   * `@fastify/reply-from` (`undici: app.keyguard.dispatcher`) and the like. Destroyed on close.
    */
   readonly dispatcher: Dispatcher
 }
