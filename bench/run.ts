@@ -30,7 +30,7 @@ const quick = argv.includes('--quick')
 const profile = argv.includes('--profile')
 // Reuse bench/results/build as it is (to try a change in the compiled lib before proposing it).
 const keepBuild = argv.includes('--keep-build')
-const only = new Set((argv.find((arg) => arg.startsWith('--only='))?.slice(7) ?? '1,2,3,4,5,6,7').split(','))
+const only = new Set((argv.find((arg) => arg.startsWith('--only='))?.slice(7) ?? '0,1,2,3,4,5,6,7').split(','))
 
 const SETTINGS = quick
   ? { rounds: 3, window: 1.5, warmup: 1, connections: 10, bootRounds: 2, memoryRequests: 100_000 }
@@ -173,7 +173,8 @@ async function measure (child: Child, path: string, seconds: number): Promise<Sa
   }
 }
 
-interface Config { label: string, server: 'plain' | 'keyguard', path: string, expect: number }
+/** `plain-b`: a second plain Fastify child in the keyguard child's place, for the A/A control. */
+interface Config { label: string, server: 'plain' | 'keyguard' | 'plain-b', path: string, expect: number }
 interface RatioSpec { label: string, subject: number, base: number, goal: number }
 interface CpuCase { id: string, title: string, configs: Config[], ratios: RatioSpec[], logger?: boolean }
 
@@ -191,6 +192,15 @@ interface RatioResult {
 }
 
 const CPU_CASES: CpuCase[] = [
+  {
+    id: '0',
+    title: 'A/A control',
+    configs: [
+      { label: 'plain /json', server: 'plain', path: '/json', expect: 200 },
+      { label: 'second plain /json', server: 'plain-b', path: '/json', expect: 200 }
+    ],
+    ratios: [{ label: 'A/A control: a second plain Fastify child ÷ the first (should read 1.00×: the method\'s own bias)', subject: 1, base: 0, goal: 1.01 }]
+  },
   {
     id: '1',
     title: 'GET small JSON',
@@ -247,7 +257,8 @@ async function runCpuCase (spec: CpuCase, stub: Stub): Promise<{ ratios: RatioRe
   const tag = `case${spec.id}${spec.logger === true ? '-logger' : ''}`
   const logger = spec.logger === true
   const plain = await Child.spawn(`${tag}-plain`, { variant: 'plain', stub: stub.url, keys: 0, upstreamKey: KEY, logger })
-  const guarded = await Child.spawn(`${tag}-keyguard`, { variant: 'keyguard', stub: stub.url, keys: 0, upstreamKey: KEY, logger }, { FIREWORKS_API_KEY: KEY })
+  const second = spec.configs.some((config) => config.server === 'plain-b') ? 'plain' : 'keyguard'
+  const guarded = await Child.spawn(`${tag}-${second === 'plain' ? 'plain-b' : 'keyguard'}`, { variant: second, stub: stub.url, keys: 0, upstreamKey: KEY, logger }, { FIREWORKS_API_KEY: KEY })
   const server = (config: Config): Child => config.server === 'plain' ? plain : guarded
   const samples: Record<string, Sample[]> = {}
   try {
@@ -638,7 +649,8 @@ console.log('\n' + markdown)
 const file = join(RESULTS, `bench-${results.mode}-${results.date.replace(/[:.]/g, '-')}.json`)
 await writeFile(file, JSON.stringify({ ...results, samples: raw }, null, 2))
 console.log(`bench: ${results.durationS.toFixed(0)} s; results in ${relative(ROOT, file)}`)
-if (only.size === 7 && !profile && !keepBuild) {
+// The README keeps the last full run's tables; a quick run only writes its JSON.
+if (only.size === 8 && !quick && !profile && !keepBuild) {
   await updateReadme(results, markdown)
   console.log('bench: bench/README.md updated')
 }
