@@ -273,6 +273,7 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
 
 const self = fileURLToPath(import.meta.url)
 // Run when executed (also through npm's bin symlink), not when imported by tests.
+/* c8 ignore start: runs only as the executable, which the tests drive as child processes without coverage */
 if (process.argv.slice(1, 2).some((script) => existsSync(script) && realpathSync(script) === self)) {
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,
@@ -282,3 +283,4 @@ if (process.argv.slice(1, 2).some((script) => existsSync(script) && realpathSync
     stderrIsTTY: process.stderr.isTTY === true
   })
 }
+/* c8 ignore stop */

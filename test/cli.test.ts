@@ -1,8 +1,8 @@
 import { readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
+import { main } from '../lib/cli.js'
 import { providers } from '../lib/providers/index.js'
 import { startStub } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
@@ -22,17 +22,14 @@ function noKey (t: Test, run: { stdout: string, stderr: string }): void {
   t.same(pieces, [], 'no piece of a key in the output')
 }
 
-// In-process tests call `main` from the built binary too: one transpilation, so its coverage merges
-// with the children's line for line (ts-node's and tsc's output map some blocks to other columns).
-// The first run after a source edit builds dist/ (several seconds on a busy machine) before ~20 children.
+// In-process tests call `main` from the source, for coverage; child-process tests drive the built
+// binary (without coverage, see childEnv). The first run after a source edit builds dist/ first.
 t.setTimeout(120_000)
 
-let main: typeof import('../lib/cli.js').main
 let stub: Stub
 t.before(async () => {
   const diagnostics = await ensureBuilt()
   if (diagnostics !== '') t.comment(`tsc reported errors outside the CLI but emitted dist/:\n${diagnostics}`)
-  ;({ main } = await import(pathToFileURL(cliBin).href) as typeof import('../lib/cli.js'))
   stub = await startStub({ keys: [GOOD] })
 })
 t.teardown(() => stub.close())

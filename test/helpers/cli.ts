@@ -16,14 +16,12 @@ export interface Run {
 
 /**
  * The environment of a CLI child: nothing of this process's environment (no real key can leak in)
- * except PATH and what tap needs to collect the child's coverage (NODE_OPTIONS, _TAPJS_*).
+ * but PATH. Children collect no coverage: the built dist/ maps onto lib/*.ts with other ranges than
+ * tap's own TypeScript loader, and merging the two corrupts the report. Coverage of lib/cli.ts comes
+ * from calling `main` in-process.
  */
 export function childEnv (extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', NO_PROXY: '127.0.0.1,localhost' }
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && (name === 'NODE_OPTIONS' || name === 'NODE_V8_COVERAGE' || name.startsWith('_TAPJS_'))) env[name] = value
-  }
-  return { ...env, ...extra }
+  return { PATH: process.env.PATH ?? '', NO_PROXY: '127.0.0.1,localhost', ...extra }
 }
 
 /** Runs a script as a child process (`node [nodeArgs] script args`) with exactly `env`. */
@@ -39,7 +37,7 @@ export function runScript (nodeArgs: string[], script: string, args: string[], e
   })
 }
 
-/** Runs the real binary, `dist/lib/cli.js`, as a child process with only `env` (plus PATH, NO_PROXY and tap's coverage hooks). */
+/** Runs the real binary, `dist/lib/cli.js`, as a child process with only `env` (plus PATH and NO_PROXY). */
 export function runCli (args: string[], env: Record<string, string> = {}): Promise<Run> {
   return runScript([], cliBin, args, childEnv(env))
 }
