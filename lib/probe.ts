@@ -52,7 +52,8 @@ function viaNode (url: URL, method: string, headers: Record<string, string>, bod
     const req = send(url, { method, headers, signal, agent: false }, (res) => {
       // A parse error mid-body reaches only the request; the response would just say "aborted".
       req.on('error', (err) => res.destroy(err))
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res })
+      // statusCode is optional only because servers share IncomingMessage; a client response always has one.
+      resolve({ status: res.statusCode as number, headers: res.headers, body: res })
     })
     req.on('error', reject)
     req.end(body)
@@ -140,27 +141,28 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
   const onClose = (): void => controller.abort(settings.signal.reason)
   settings.signal.addEventListener('abort', onClose, { once: true })
   const started = performance.now()
+  let verdict: Verdict
   try {
     const raw = settings.dispatcher === undefined
       ? await viaNode(url, method, headers, body, controller.signal)
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
     const answer: ProbeAnswer = { status: raw.status, headers: flat(raw.headers), text, json: parseJson(text, truncated), truncated }
-    const verdict: Verdict = { ...classify(answer, provider, url.origin), latencyMs: Math.round(performance.now() - started) }
+    verdict = { ...classify(answer, provider, url.origin), latencyMs: Math.round(performance.now() - started) }
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
     const requestId = answer.headers['x-request-id'] ?? answer.headers['request-id']
     if (requestId !== undefined && REQUEST_ID.test(requestId)) verdict.requestId = requestId
-    return verdict
   } catch (err) {
-    if (settings.signal.aborted) return { cause: 'unreachable', reason: 'aborted' }
     // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
     const cause = controller.signal.aborted ? controller.signal.reason : err
-    return { ...classifyError(cause, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
-  } finally {
-    clearTimeout(timer)
-    settings.signal.removeEventListener('abort', onClose)
+    verdict = settings.signal.aborted
+      ? { cause: 'unreachable', reason: 'aborted' }
+      : { ...classifyError(cause, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
   }
+  clearTimeout(timer)
+  settings.signal.removeEventListener('abort', onClose)
+  return verdict
 }
 
 /** Waits `ms`, or less if `signal` aborts; never rejects. */

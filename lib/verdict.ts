@@ -94,7 +94,10 @@ const createKey = (s: Subject): string => s.dashboard === undefined ? `Create a 
 const fp = (s: Subject): string => s.fingerprint === undefined ? '' : `${s.fingerprint}, `
 const http = (v: Verdict): string => v.httpStatus === undefined ? '' : `HTTP ${v.httpStatus}`
 const seen = (s: Subject, v: Verdict): string => `(${fp(s)}${http(v)})`.replace(', )', ')')
-const at = (f: Facts): string => `at position ${f.position ?? 0}${(f.count ?? 1) > 1 ? ` (and ${(f.count ?? 1) - 1} more)` : ''}`
+const at = (f: Facts): string => {
+  const more = (f.count ?? 1) - 1
+  return `at position ${f.position ?? 0}${more > 0 ? ` (and ${more} more)` : ''}`
+}
 const paste = (s: Subject): string => `Copy the key again from ${s.dashboard ?? `the ${s.label} console`} (use a plain-text editor, not a chat or a PDF) and set ${s.env} to it`
 const fileFix = (s: Subject, f: Facts): string => `Point ${s.env}_FILE at the key file itself (e.g. the file inside the mounted secret), or unset it and set ${s.env}; checked path: ${f.path ?? '?'}`
 const suggest = (f: Facts): string => {
@@ -208,7 +211,7 @@ export function describeNotes (notes: readonly NoteCode[], subject: Subject): st
 export function describe (verdict: Verdict, subject: Subject): { message: string, fix: string } {
   const render = REASONS[verdict.reason] ?? REASONS[verdict.cause === 'valid' ? 'ok' : 'unexpected-status'] as Render
   const [message, fix] = render(subject, verdict.facts ?? {}, verdict)
-  return { message, fix: fix.endsWith('.') ? fix : fix + '.' }
+  return { message, fix: fix.replace(/\.?$/, '.') }
 }
 
 const TLS: Record<string, string> = {

@@ -131,6 +131,7 @@ test('faults #31 / #32 / Appendix 1: classifyError unwraps causes and maps codes
     [err({ code: 'UND_ERR_DESTROYED' }), 'network', 'error'],
     [err({ code: 'ERR_INVALID_CHAR' }), 'network', 'error'],
     [err({ code: 42 }), 'network', 'error'],
+    [{ code: 'EHOSTUNREACH', name: 1, message: 2 }, 'network', 'EHOSTUNREACH'],
     [new DOMException('gone', 'AbortError'), 'network', 'error'],
     ['a string', 'network', 'error'],
     [null, 'network', 'error']
