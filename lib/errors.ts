@@ -8,13 +8,13 @@ export const PROBLEM_TYPES = Object.freeze({
 })
 
 /** Invalid plugin options; thrown at register. A `TypeError`. */
-export const FST_KEYGUARD_OPTIONS = createError<[string]>('FST_KEYGUARD_OPTIONS', 'Invalid fastify-keyguard options: %s', 500, TypeError)
+export const FST_KEYGUARD_OPTIONS = createError<'FST_KEYGUARD_OPTIONS', 500, [string]>('FST_KEYGUARD_OPTIONS', 'Invalid fastify-keyguard options: %s', 500, TypeError)
 
 /** `ready()`/`listen()` rejected: a key failed its checks under `onInvalid: 'refuse'`. `.checks` holds the failing results. */
-export const FST_KEYGUARD_BOOT_REFUSED = createError<[string]>('FST_KEYGUARD_BOOT_REFUSED', 'fastify-keyguard refused to boot: %s', 500)
+export const FST_KEYGUARD_BOOT_REFUSED = createError<'FST_KEYGUARD_BOOT_REFUSED', 500, [string]>('FST_KEYGUARD_BOOT_REFUSED', 'fastify-keyguard refused to boot: %s', 500)
 
 /** `keyguard.key(name)` on a key that cannot be used (missing, malformed, unknown). */
-export const FST_KEYGUARD_KEY_UNAVAILABLE = createError<[string]>('FST_KEYGUARD_KEY_UNAVAILABLE', '%s', 500)
+export const FST_KEYGUARD_KEY_UNAVAILABLE = createError<'FST_KEYGUARD_KEY_UNAVAILABLE', 500, [string]>('FST_KEYGUARD_KEY_UNAVAILABLE', '%s', 500)
 
 /** The problem sent when an upstream rejected the server's own credentials (502 by default). */
 export const FST_KEYGUARD_UPSTREAM_UNAUTHORIZED = createRFC9457Error<'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', 502, [string]>(
