@@ -30,3 +30,30 @@ export function scrub (text: string, secrets: Iterable<string>): string {
   for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join('[REDACTED]')
   return out
 }
+
+/** Depth of the `cause` chain scrubbed (pino's error serializer prints the whole chain). */
+const CAUSE_DEPTH = 8
+
+/**
+ * Scrubs the secrets out of an error's message and stack, and out of its `cause` chain, in place.
+ * Library errors carry them (`Headers.append: "Bearer …" is an invalid header value`, `Request cannot
+ * be constructed from a URL that includes credentials: http://user:…@host`) and Fastify's default
+ * error handler both logs the message and sends it. An error that holds none is left untouched.
+ */
+export function scrubError (error: unknown, secrets: readonly string[]): void {
+  if (secrets.length === 0) return
+  let err = error
+  for (let depth = 0; depth < CAUSE_DEPTH && err !== null && typeof err === 'object'; depth++) {
+    const e = err as { message?: unknown, stack?: unknown, cause?: unknown }
+    for (const member of ['message', 'stack'] as const) {
+      const text = e[member]
+      if (typeof text !== 'string') continue
+      const clean = scrub(text, secrets)
+      if (clean === text) continue
+      try {
+        e[member] = clean
+      } catch {}
+    }
+    err = e.cause
+  }
+}

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
+import { scrubError } from './redact.js'
 import type { ProblemDocument } from './problem.js'
 import { kHit, recognise, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
@@ -139,6 +140,8 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
   }
 
   const onError: onErrorHookHandler = (request, reply, error, done) => {
+    // Before any error handler logs or sends it: library errors echo header values and URLs (faults #75).
+    scrubError(error, guard.secrets())
     const marked = request as Marked
     const own = (error as { code?: unknown }).code === 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED'
     // The exported error names its key in quotes: `new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED('fireworks')`.
