@@ -9,10 +9,7 @@ const KEY = 'fw_' + 'E'.repeat(32)
 
 /** The environment of a fixture child: no coverage collection (tsx children report false coverage), no proxy. */
 function childEnv (): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1,localhost' }
-  delete env.NODE_V8_COVERAGE
-  for (const name of Object.keys(env)) if (name.startsWith('_TAPJS')) delete env[name]
-  return env
+  return { PATH: process.env.PATH ?? '', NO_PROXY: '127.0.0.1,localhost', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 }
 
 function run (fixture: string, onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null, stdout: string, stderr: string, ms: number }> {

@@ -181,7 +181,7 @@ test('faults #13: an unreadable _FILE (EACCES) is file-denied, proven as an unpr
   // Root reads a mode-000 file anyway: ask as the unprivileged user "nobody" (uid 65534).
   const script = `import(${JSON.stringify(resolve('lib/source.ts'))}).then(async (m) => process.stdout.write(JSON.stringify(await m.readKeyFile(process.argv[1]))))`
   const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script, join(dir, 'locked', 'key')], {
-    uid: 65534, gid: 65534, cwd: process.cwd(), env: { PATH: process.env.PATH }, timeout: 20_000, encoding: 'utf8'
+    uid: 65534, gid: 65534, cwd: process.cwd(), env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0' }, timeout: 20_000, encoding: 'utf8'
   })
   t.equal(child.status, 0, child.stderr)
   t.same(JSON.parse(child.stdout), { verdict: { cause: 'missing', reason: 'file-denied', facts: { path: join(dir, 'locked', 'key'), errno: 'EACCES' } } })

@@ -21,7 +21,8 @@ export interface Run {
  * from calling `main` in-process.
  */
 export function childEnv (extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', NO_PROXY: '127.0.0.1,localhost', ...extra }
+  // tap injects its coverage loader into every child; this turns it off.
+  return { PATH: process.env.PATH ?? '', NO_PROXY: '127.0.0.1,localhost', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra }
 }
 
 /** Runs a script as a child process (`node [nodeArgs] script args`) with exactly `env`. */
