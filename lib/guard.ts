@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { FST_KEYGUARD_KEY_UNAVAILABLE } from './errors.js'
@@ -21,7 +22,7 @@ export const SUSPECT_GAP = 5_000
 const SETTLE = { tries: 3, wait: 250 }
 const BACKOFF = { base: 1_000, cap: 300_000, floor: 100 }
 /** Keys checked at once at boot. */
-const CONCURRENCY = 16
+const CONCURRENCY = 32
 
 interface Entry {
   spec: ResolvedKey
@@ -63,6 +64,8 @@ export class Guard {
     this.#options = options
     this.#log = log
     this.#random = random
+    // Every probe attempt listens for the close; dozens of keys are expected, not a leak.
+    setMaxListeners(0, this.#controller.signal)
     const checkedAt = new Date().toISOString()
     for (const spec of options.keys) {
       const subject = this.#subject(spec, spec.env)
@@ -167,7 +170,7 @@ export class Guard {
     return Math.min(300, Math.max(1, Math.ceil(soonest / 1000)))
   }
 
-  /** The boot check: every key concurrently (at most 16 at a time), each probe ending by `deadline`. */
+  /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
   async start (deadline: number): Promise<Report> {
     const queue = [...this.#entries.values()]
     const worker = async (): Promise<void> => {
