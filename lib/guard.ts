@@ -226,8 +226,9 @@ export class Guard {
     return entry
   }
 
-  #subject (spec: ResolvedKey, where: string, fp?: string): Subject {
-    return { label: spec.provider.label, where, env: spec.env, fingerprint: fp, dashboard: spec.provider.dashboard }
+  #subject (spec: ResolvedKey, where: string, fp?: string, source?: Reading['source']): Subject {
+    const target = source === 'file' ? `the file ${where}` : source === 'value' ? where : undefined
+    return { label: spec.provider.label, where, env: spec.env, target, fingerprint: fp, dashboard: spec.provider.dashboard }
   }
 
   /** Runs one check of `entry` unless one is running (singleflight); never rejects. */
@@ -325,7 +326,7 @@ export class Guard {
     const { spec } = entry
     const { verdict, reading, notes } = next
     const fp = next.secret === undefined ? undefined : fingerprint(next.secret, spec.provider.key?.prefixes)
-    const subject = this.#subject(spec, reading.where, fp)
+    const subject = this.#subject(spec, reading.where, fp, reading.source)
     const { message, fix } = describe(verdict, subject)
     const result: CheckResult = {
       name: spec.name,

@@ -84,12 +84,17 @@ export interface Subject {
   where: string
   /** The variable the operator sets. */
   env: string
+  /** Where a corrected key goes, when not `env`: the file `X_FILE` names, or the `value` option. */
+  target?: string | undefined
   fingerprint?: string | undefined
   dashboard?: string | undefined
 }
 
 type Render = (s: Subject, f: Facts, v: Verdict) => [message: string, fix: string]
 
+const dest = (s: Subject): string => s.target ?? s.env
+// "an OpenAI key", "an xAI key", "a Groq key"
+const a = (label: string): string => /^[aeiox]/i.test(label) ? `an ${label}` : `a ${label}`
 const createKey = (s: Subject): string => s.dashboard === undefined ? `Create a new ${s.label} key` : `Create a new ${s.label} key at ${s.dashboard}`
 const fp = (s: Subject): string => s.fingerprint === undefined ? '' : `${s.fingerprint}, `
 const http = (v: Verdict): string => v.httpStatus === undefined ? '' : `HTTP ${v.httpStatus}`
@@ -98,14 +103,14 @@ const at = (f: Facts): string => {
   const more = (f.count ?? 1) - 1
   return `at position ${f.position ?? 0}${more > 0 ? ` (and ${more} more)` : ''}`
 }
-const paste = (s: Subject): string => `Copy the key again from ${s.dashboard ?? `the ${s.label} console`} (use a plain-text editor, not a chat or a PDF) and set ${s.env} to it`
+const paste = (s: Subject): string => `Copy the key again from ${s.dashboard ?? `the ${s.label} console`} (use a plain-text editor, not a chat or a PDF) and put it in ${dest(s)}`
 const fileFix = (s: Subject, f: Facts): string => `Point ${s.env}_FILE at the key file itself (e.g. the file inside the mounted secret), or unset it and set ${s.env}; checked path: ${f.path ?? '?'}`
 const suggest = (f: Facts): string => {
   const names = f.suggestions ?? []
   if (names.length === 0) return ''
   return ` Found ${names.join(', ')} in the environment — did you mean ${names.length > 1 ? 'one of them' : 'it'}?`
 }
-const verifyLater = (s: Subject): string => `The key was not judged. keyguard rechecks it on its own; if this persists, check the network path from this host to ${s.label}`
+const verifyLater = (s: Subject): string => `The key was not judged; try again later (a running server rechecks it on its own). If this persists, check the network path from this host to ${s.label}`
 const peer = (s: Subject, f: Facts): string => f.origin === undefined ? s.label : `${s.label} (${f.origin})`
 
 const REASONS: Record<string, Render> = {
@@ -126,21 +131,21 @@ const REASONS: Record<string, Render> = {
   'non-ascii': (s, f) => [`${s.where} contains a non-ASCII character, ${f.character ?? '?'}, ${at(f)}; API keys are plain ASCII (a look-alike character from a PDF or a word processor?).`, paste(s)],
   'inner-whitespace': (s, f) => [`${s.where} contains whitespace ${at(f)}; a key is one word.`, `${paste(s)}; a space or line break inside usually means a multi-line paste or two values joined`],
   quoted: (s) => [`${s.where} is wrapped in quotes (or starts or ends with one), and the quotes are part of the value.`, 'Remove the quotes. docker run --env-file and Kubernetes YAML with nested quotes keep them; compose, dotenv and node --env-file strip them'],
-  'auth-scheme': (s) => [`${s.where} starts with an auth scheme ("Bearer "); the value must be the bare key.`, `Remove the "Bearer " prefix from ${s.env}; the client adds it`],
-  'header-line': (s) => [`${s.where} holds a whole header line ("Authorization: …"); the value must be the bare key.`, `Keep only the key itself in ${s.env}`],
-  assignment: (s) => [`${s.where} holds an assignment ("${s.env}=…"); the value must be the bare key.`, `Keep only the part after "=" in ${s.env}`],
-  placeholder: (s) => [`${s.where} holds a placeholder, not a key.`, `${createKey(s)} and put it in ${s.env}; the placeholder came from an example file or a template`],
+  'auth-scheme': (s) => [`${s.where} starts with an auth scheme ("Bearer "); the value must be the bare key.`, `Remove the "Bearer " prefix from ${dest(s)}; the client adds it`],
+  'header-line': (s) => [`${s.where} holds a whole header line ("Authorization: …"); the value must be the bare key.`, `Keep only the key itself in ${dest(s)}`],
+  assignment: (s) => [`${s.where} holds an assignment ("${s.env}=…"); the value must be the bare key.`, `Keep only the part after "=" in ${dest(s)}`],
+  placeholder: (s) => [`${s.where} holds a placeholder, not a key.`, `${createKey(s)} and put it in ${dest(s)}; the placeholder came from an example file or a template`],
   template: (s) => [`${s.where} holds an unexpanded template (\${…}, $(…), {{…}} or %…%); the variable was not substituted.`, 'Fix the substitution in your compose file, Helm chart or Kubernetes manifest (Kubernetes leaves an unresolvable $(VAR) as it is)'],
-  'wrong-provider': (s, f) => [`${s.where} looks like ${f.other ?? 'another service'}'s key, not a ${s.label} key.`, `Put the ${s.label} key in ${s.env}; the keys of two services were probably swapped`],
+  'wrong-provider': (s, f) => [`${s.where} looks like ${f.other ?? 'another service'}'s key, not ${a(s.label)} key.`, `Put the ${s.label} key in ${dest(s)}; the keys of two services were probably swapped`],
   base64: (s) => [`${s.where} appears to be base64-encoded.`, 'Store the plain key. In a Kubernetes Secret, put it under stringData (plain) or base64-encode it exactly once under data'],
-  'too-short': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; a ${s.label} key has at least ${f.min ?? '?'} (a truncated copy?).`, paste(s)],
-  'too-long': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; a ${s.label} key has at most ${f.max ?? '?'} (a whole file or several values pasted in?).`, paste(s)],
+  'too-short': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at least ${f.min ?? '?'} (a truncated copy?).`, paste(s)],
+  'too-long': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at most ${f.max ?? '?'} (a whole file or several values pasted in?).`, paste(s)],
   // rejected
-  unauthorized: (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: invalid, revoked or expired.`, `${createKey(s)} and set ${s.env} to it`],
-  'api-key-invalid': (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: API_KEY_INVALID.`, `${createKey(s)} and set ${s.env} to it`],
-  'invalid-argument': (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: incorrect API key.`, `${createKey(s)} and set ${s.env} to it`],
-  'valid-false': (s, _f, v) => [`${s.label} says ${s.where} is not a valid key ${seen(s, v)}.`, `${createKey(s)} and set ${s.env} to it`],
-  'invalid-token': (s, _f, v) => [`${s.label} rejected ${s.where} as an invalid token ${seen(s, v)}.`, `${createKey(s)} and set ${s.env} to it`],
+  unauthorized: (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: invalid, revoked or expired.`, `${createKey(s)} and put it in ${dest(s)}`],
+  'api-key-invalid': (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: API_KEY_INVALID.`, `${createKey(s)} and put it in ${dest(s)}`],
+  'invalid-argument': (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: incorrect API key.`, `${createKey(s)} and put it in ${dest(s)}`],
+  'valid-false': (s, _f, v) => [`${s.label} says ${s.where} is not a valid key ${seen(s, v)}.`, `${createKey(s)} and put it in ${dest(s)}`],
+  'invalid-token': (s, _f, v) => [`${s.label} rejected ${s.where} as an invalid token ${seen(s, v)}.`, `${createKey(s)} and put it in ${dest(s)}`],
   disabled: (s, _f, v) => [`${s.label} reports ${s.where} as disabled ${seen(s, v)}.`, `Enable the key again or ${createKey(s).toLowerCase()}`],
   // forbidden
   forbidden: (s, _f, v) => [`${s.label} accepted ${s.where} but refused the request ${seen(s, v)}: the key lacks permission, or the account or region is blocked.`, `Check the key's permissions and the account's status at ${s.dashboard ?? `the ${s.label} console`}`],

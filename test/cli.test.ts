@@ -59,7 +59,7 @@ t.test('the binary: exit codes against the loopback stand-in', async (t) => {
     const run = await cli(t, ['check', 'fireworks', '--base-url', stub.url], { FIREWORKS_API_KEY: BAD })
     t.equal(run.code, 1)
     t.match(run.stdout, /fireworks\s+fireworks\s+fail\s+rejected by the provider\s+fw_…3Qx8/)
-    t.match(run.stdout, /\nfireworks: Fireworks AI rejected FIREWORKS_API_KEY \(fw_…3Qx8, HTTP 401\): invalid, revoked or expired\.\n {2}Fix: Create a new Fireworks AI key at https:\/\/fireworks\.ai\/account\/api-keys and set FIREWORKS_API_KEY to it\.\n$/)
+    t.match(run.stdout, /\nfireworks: Fireworks AI rejected FIREWORKS_API_KEY \(fw_…3Qx8, HTTP 401\): invalid, revoked or expired\.\n {2}Fix: Create a new Fireworks AI key at https:\/\/fireworks\.ai\/account\/api-keys and put it in FIREWORKS_API_KEY\.\n$/)
   })
 
   t.test('1: a missing key, with near-miss names', async (t) => {
@@ -77,7 +77,7 @@ t.test('the binary: exit codes against the loopback stand-in', async (t) => {
     t.equal(run.code, 2)
     t.match(run.stdout, /fireworks\s+fireworks\s+warn\s+could not be verified\s+fw_…4Bs1/)
     t.match(run.stdout, 'with a server error (HTTP 503)')
-    t.match(run.stdout, /\n {2}Fix: The key was not judged\./)
+    t.match(run.stdout, /\n {2}Fix: The key was not judged; try again later/)
     t.equal(stub.hits, 3, 'a server error is retried twice')
   })
 

@@ -83,6 +83,7 @@ test('faults #88: a _FILE rotated by the ..data symlink swap heals, twice', asyn
   t.teardown(() => app.close())
   await app.ready()
   t.match(app.keyguard.report().checks.fireworks, { cause: 'rejected', source: 'file' })
+  t.match(app.keyguard.report().checks.fireworks?.fix, /and put it in the file FIREWORKS_API_KEY_FILE \(\//, 'the fix points at the file the key came from')
   await volume.rotate(NEW)
   await app.keyguard.recheck()
   t.match(app.keyguard.report().checks.fireworks, { cause: 'valid', fingerprint: 'fw_…PPPP' })
