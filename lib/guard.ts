@@ -109,11 +109,6 @@ export class Guard {
     return [...this.#entries.keys()]
   }
 
-  /** Base URLs of the keys, to recognise their answers in upstream traffic. */
-  origins (): Array<{ name: string, provider: string, baseUrl: string }> {
-    return [...this.#entries.values()].map(({ spec }) => ({ name: spec.name, provider: spec.provider.id, baseUrl: spec.baseUrl }))
-  }
-
   /** The current result of one key. */
   result (name: string): CheckResult | undefined {
     return this.#entries.get(name)?.result

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
@@ -256,4 +257,74 @@ test('faults #71 #78: a canary key never appears in logs, errors, checks, report
   ].join('\n')
   t.same(leaks(seen, key), [], 'no 8-character piece of the key')
   t.match(inspect(app.keyguard), /Keyguard \{ keys: \[fireworks\]/)
+})
+
+test('a refusal lists every failing key', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url }, { provider: 'groq', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD, OPENAI_API_KEY: 'changeme' } })
+  t.teardown(() => app.close())
+  const err = await bootError(app.ready())
+  t.match(err.message, /^fastify-keyguard refused to boot: 2 keys failed\n {2}- \[openai\] malformed: .*OPENAI_API_KEY holds a placeholder.*\n {2}- \[groq\] missing: GROQ_API_KEY is not set/)
+  t.same(err.checks.map((c) => c.name), ['openai', 'groq'])
+})
+
+test('with pluginTimeout 0 the probe has only its own deadline', async (t) => {
+  const stub = await startStub({ mode: 'hang' })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 200, interval: 0 } }, { pluginTimeout: 0 })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'timeout' })
+})
+
+test('faults #27: the env option\'s proxy variables route the probe through undici\'s EnvHttpProxyAgent, closed with the app', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  let tunnels = 0
+  const proxy = createHttpServer()
+  proxy.on('connect', (_req, socket) => {
+    tunnels++
+    socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n\r\n')
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => proxy.close(() => resolve())))
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD, HTTP_PROXY: proxyUrl, NO_PROXY: '' }, probe: { retries: 0, interval: 0 } })
+  await app.ready()
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'proxy' })
+  t.match(app.keyguard.report().checks.fireworks?.fix, /HTTPS_PROXY/)
+  t.equal(tunnels, 1)
+  t.equal(stub.hits, 0, 'the probe went to the proxy, not straight to the stand-in')
+  await app.close()
+
+  const bypass = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD, http_proxy: proxyUrl, no_proxy: '127.0.0.1' }, probe: { interval: 0 } })
+  t.teardown(() => bypass.app.close())
+  await bypass.app.ready()
+  t.equal(bypass.app.keyguard.report().checks.fireworks?.cause, 'valid', 'NO_PROXY lets the probe go direct')
+  t.equal(tunnels, 1)
+})
+
+test('faults #90: an unexpected failure while checking is logged and reported, never thrown', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const dir = t.testdir({ 'env-dir': {} })
+  // env-schema reads the .env path and throws EISDIR on a directory.
+  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, dotenv: `${dir}/env-dir`, probe: { interval: 0 } })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'internal', status: 'warn' })
+  const line = logs.records().find((r) => r.msg === 'fastify-keyguard: checking a key failed unexpectedly')
+  t.match(line, { level: 50, err: { code: 'EISDIR' } })
+})
+
+test('dotenv: a .env file supplies keys; the env option wins over it', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const dir = t.testdir({ '.env': `FIREWORKS_API_KEY=${GOOD}\nOPENAI_API_KEY=${BAD}\n` })
+  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url, probe: false }], env: { OPENAI_API_KEY: 'sk-proj-' + 'Z'.repeat(40) }, dotenv: `${dir}/.env` })
+  t.teardown(() => app.close())
+  await app.ready()
+  t.equal(app.keyguard.key('fireworks'), GOOD, 'read from the .env file')
+  t.equal(app.keyguard.key('openai'), 'sk-proj-' + 'Z'.repeat(40), 'the env option wins')
 })

@@ -38,8 +38,20 @@ t.beforeEach(() => {
   stub.hits = 0
 })
 
+/** Times and durations differ from run to run; everything else must not. */
+const stable = (text: string): string => text.replace(/"checkedAt": "[^"]+"/g, '"checkedAt": "…"').replace(/"latencyMs": \d+/g, '"latencyMs": 0')
+
+/**
+ * Runs the scenario twice: through `main` in-process (for coverage) and through the real binary (which
+ * runs without coverage). Both must answer alike; the stand-in's counters are reset in between.
+ */
 async function cli (t: Test, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const io = memoryIo(env)
+  const code = await main(args, io)
+  stub.hits = 0
+  stub.requests.length = 0
   const run = await runCli(args, env)
+  t.same({ code, stdout: stable(io.out()), stderr: stable(io.err()) }, { code: run.code, stdout: stable(run.stdout), stderr: stable(run.stderr) }, 'main() in-process answers as the binary does')
   noKey(t, run)
   return run
 }
