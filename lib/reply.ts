@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
-import { scrubError } from './redact.js'
+import { echoes, scrubError } from './redact.js'
 import type { ProblemDocument } from './problem.js'
 import { kHit, recognise, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
@@ -153,14 +153,14 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
       const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
       const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
-      if (found.requestId !== undefined) hit.requestId = found.requestId
+      if (found.requestId !== undefined && !echoes(found.requestId, guard.secrets())) hit.requestId = found.requestId
       marked[kHit] = hit
       if (key !== undefined) guard.suspect(key)
     }
     const hit = marked[kHit]
     if (hit !== undefined) {
       hit.expected = defaultStatus(error as { statusCode?: unknown, status?: unknown }, reply.statusCode)
-      if (!own) sanitise(error, hit.key, hit.status)
+      if (!own) sanitise(error, hit.key, hit.status, guard.secrets())
     }
     done()
   }

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Guard } from './guard.js'
 import type { ProviderSpec } from './providers/types.js'
+import { echoes } from './redact.js'
 import { createAgent } from './undici.js'
 import type { Env } from './source.js'
 
@@ -157,7 +158,8 @@ export class Upstream {
   #describe (target: Target, status: number, headers: Record<string, string>): UpstreamHit {
     const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status }
     const requestId = cleanId(headers['x-request-id'] ?? headers['request-id'])
-    if (requestId !== undefined) hit.requestId = requestId
+    // An id that echoes our key (a gateway copying the Authorization value) would reach the client.
+    if (requestId !== undefined && !echoes(requestId, this.#guard.secrets())) hit.requestId = requestId
     return hit
   }
 
@@ -263,13 +265,18 @@ export function recognise (error: unknown): { status: number, requestId?: string
 /** Enumerable members of upstream errors that hold the upstream's body, headers or our request. */
 const UPSTREAM_MEMBERS = ['error', 'headers', 'body', 'data', 'data$', 'responseBody', 'responseHeaders', 'rawResponse', 'response', 'request', 'requestBodyValues', 'cause', 'lastError', 'errors']
 
+/** Members SDK errors keep the upstream's request id in. */
+const ID_MEMBERS = ['requestID', 'requestId', 'request_id']
+
 /**
  * Strips an upstream auth error of everything that came from the upstream (its message echoes a
  * masked key, its body and headers hold more) before the error handler logs or serialises it.
  */
-export function sanitise (error: object, key: string | undefined, status: number): void {
+export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = []): void {
   const err = error as Record<string, unknown>
-  for (const member of UPSTREAM_MEMBERS) {
+  // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
+  const echoed = ID_MEMBERS.filter((member) => typeof err[member] === 'string' && echoes(err[member], secrets))
+  for (const member of [...UPSTREAM_MEMBERS, ...echoed]) {
     if (Object.prototype.hasOwnProperty.call(err, member)) {
       try {
         delete err[member]
