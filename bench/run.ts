@@ -583,6 +583,10 @@ function compile (): void {
     console.warn(`bench: tsc reported ${out.split('\n').filter((line) => line.includes('error TS')).length} type error(s); running the emitted JS anyway`)
   }
   if (!existsSync(join(BUILD, 'bench', 'server.js')) || !existsSync(join(BUILD, 'index.js'))) throw new Error('bench: compiling lib and bench/server.ts produced no output')
+  // Bundle index.js as `npm run build` does for dist/, so boot and memory are measured on what users import.
+  const esbuild = join(ROOT, 'node_modules', 'esbuild', 'bin', 'esbuild')
+  const index = join(BUILD, 'index.js')
+  execFileSync(esbuild, [index, '--bundle', '--platform=node', '--format=esm', '--packages=external', '--sourcemap', '--allow-overwrite', `--outfile=${index}`, '--log-level=warning'], { cwd: ROOT, stdio: 'pipe' })
 }
 
 function commit (): string {
