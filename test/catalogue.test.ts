@@ -313,7 +313,7 @@ test('faults #99: a probe never queues behind user traffic stuck on the same ups
   const started = performance.now()
   const report = await app.keyguard.recheck()
   t.equal(report.status, 'pass')
-  t.ok(performance.now() - started < 500, 'the recheck did not wait for them')
+  t.ok(performance.now() - started < 1_000, 'the recheck did not wait for them')
   t.equal((await app.inject('/readyz')).statusCode, 200)
   controller.abort()
   await Promise.all(stuck)

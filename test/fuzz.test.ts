@@ -74,7 +74,7 @@ test('fuzz: inspect() over key values never throws, refuses with a cause from th
     }
     return ['missing', 'malformed'].includes(out.verdict.cause) && rendered(out.verdict, key).length === 0
   }), { seed: SEED, numRuns: 600 })
-  t.ok(slowest < 250, `the slowest inspect() took ${slowest.toFixed(1)} ms (values up to ~70 KB)`)
+  t.ok(slowest < 500, `the slowest inspect() took ${slowest.toFixed(1)} ms (values up to ~70 KB)`)
 })
 
 test('fuzz: a full plugin boot with generated key values: boots or refuses cleanly, sends only a clean key, logs no piece of it', async (t) => {
