@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProbeAnswer, ProviderSpec } from './providers/types.js'
+import { echoes } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { undici } from './undici.js'
 import { classify, classifyError, transient } from './verdict.js'
@@ -152,7 +153,8 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
     const requestId = answer.headers['x-request-id'] ?? answer.headers['request-id']
-    if (requestId !== undefined && REQUEST_ID.test(requestId)) verdict.requestId = requestId
+    // A gateway may echo what it was sent; an id sharing a piece with the key is no id to keep.
+    if (requestId !== undefined && REQUEST_ID.test(requestId) && !echoes(requestId, [key])) verdict.requestId = requestId
   } catch (err) {
     // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
     const cause = controller.signal.aborted ? controller.signal.reason : err

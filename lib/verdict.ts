@@ -318,6 +318,13 @@ function originOf (location: string | undefined, base: string): string | undefin
   }
 }
 
+/** The media type of a Content-Type, and nothing else of it: the header is upstream text. */
+function mediaType (header: string | undefined): string {
+  const type = header?.split(';')[0]?.trim().toLowerCase() ?? ''
+  if (type === '') return 'none'
+  return /^[a-z]+\/[a-z0-9.+-]{1,64}$/.test(type) ? type : 'unrecognised'
+}
+
 /**
  * Classifies an HTTP answer: the provider's own rules first, then the status, and the body only to
  * refine (`faults.md` Appendix 2). A 2xx of the wrong shape is `unreachable`, never `valid`.
@@ -330,7 +337,7 @@ export function classify (answer: ProbeAnswer, provider: ProviderSpec, origin: s
   if (httpStatus >= 200 && httpStatus < 300) {
     const valid = provider.valid ?? ((a: ProbeAnswer) => a.json !== null && typeof a.json === 'object')
     if (valid(answer)) return { cause: 'valid', reason: 'ok', httpStatus }
-    return { cause: 'unreachable', reason: 'unexpected-answer', facts: { ...facts, contentType: answer.headers['content-type'] ?? 'none' }, httpStatus }
+    return { cause: 'unreachable', reason: 'unexpected-answer', facts: { ...facts, contentType: mediaType(answer.headers['content-type']) }, httpStatus }
   }
   if (httpStatus >= 300 && httpStatus < 400) {
     const target = originOf(answer.headers.location, origin)
