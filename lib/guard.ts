@@ -21,6 +21,8 @@ export const SUSPECT_GAP = 5_000
 /** Re-reads of a changed, now-broken source before it counts (a half-written file during rotation). */
 const SETTLE = { tries: 3, wait: 250 }
 const BACKOFF = { base: 1_000, cap: 300_000, floor: 100 }
+/** Consecutive `unreachable` verdicts before a passing key fails under `onUnreachable: 'degrade' | 'refuse'`. */
+const STRIKES = 2
 /** Keys checked at once at boot. */
 const CONCURRENCY = 32
 
@@ -33,6 +35,8 @@ interface Entry {
   timer: NodeJS.Timeout | undefined
   /** Consecutive failing checks, for backoff. */
   failures: number
+  /** Consecutive `unreachable` verdicts held back from a passing key (hysteresis). */
+  strikes: number
   lastSuspect: number
   retryAfterMs: number | undefined
   /** `performance.now()` of the next scheduled check. */
@@ -77,6 +81,7 @@ export class Guard {
         inflight: undefined,
         timer: undefined,
         failures: 0,
+        strikes: 0,
         lastSuspect: -Infinity,
         retryAfterMs: undefined,
         nextAt: undefined
@@ -237,6 +242,7 @@ export class Guard {
       .then((next) => {
         entry.inflight = undefined
         if (this.#closed || next === undefined) return
+        if (next === HOLD) return this.#schedule(entry, true)
         this.#apply(entry, next)
         this.#schedule(entry)
       })
@@ -288,7 +294,7 @@ export class Guard {
     return { reading, secret: inspection.key, notes }
   }
 
-  async #check (entry: Entry, deadline?: number): Promise<Next | undefined> {
+  async #check (entry: Entry, deadline?: number): Promise<Next | typeof HOLD | undefined> {
     const { spec } = entry
     let read = await this.#read(entry)
     // A source that changed into something broken while the key in use works may be mid-rotation
@@ -305,7 +311,7 @@ export class Guard {
     }
     const settings = this.#options.probe
     if (settings === false || !spec.probe) return { ...base, verdict: { cause: 'unchecked', reason: 'probe-disabled' } }
-    const verdict = await probe(spec.baseUrl, spec.provider, read.secret as string, {
+    const send = (key: string): Promise<Verdict> => probe(spec.baseUrl, spec.provider, key, {
       timeout: settings.timeout,
       retries: settings.retries,
       dispatcher: this.#transport(),
@@ -313,7 +319,21 @@ export class Guard {
       random: this.#random,
       ...(deadline === undefined ? {} : { deadline })
     })
+    const verdict = await send(read.secret as string)
     if (verdict.reason === 'aborted') return undefined
+    const working = entry.result.status !== 'fail' && entry.result.cause !== 'pending'
+    // Validate, then swap: a rotated-in key the provider refuses does not replace one that still works.
+    if (working && entry.secret !== undefined && entry.secret !== read.secret && CAUSES[verdict.cause].status === 'fail') {
+      const kept = await send(entry.secret)
+      if (kept.reason === 'aborted') return undefined
+      if (CAUSES[kept.cause].status !== 'fail') return { ...base, secret: entry.secret, notes: [...base.notes, 'rotation-refused'], verdict: kept }
+    }
+    // One blip does not pull a working key out of rotation when an outage would fail it.
+    if (verdict.cause === 'unreachable' && statusOf('unreachable', this.#options.onUnreachable) === 'fail' && working && entry.strikes < STRIKES - 1) {
+      entry.strikes++
+      return HOLD
+    }
+    entry.strikes = 0
     return { ...base, verdict }
   }
 
@@ -361,12 +381,12 @@ export class Guard {
     }
   }
 
-  #schedule (entry: Entry): void {
+  #schedule (entry: Entry, failing = false): void {
     const settings = this.#options.probe
     if (settings === false || settings.interval === 0) return
     const { status, cause } = entry.result
     let delay: number
-    if (status === 'fail' || cause === 'unreachable') {
+    if (failing || status === 'fail' || cause === 'unreachable') {
       entry.failures++
       const cap = Math.min(settings.interval, BACKOFF.cap)
       // Full jitter (AWS "Exponential Backoff and Jitter"), with a floor so a failing key never spins.
@@ -380,6 +400,9 @@ export class Guard {
     entry.timer = setTimeout(() => { this.#run(entry) }, delay)
   }
 }
+
+/** A check whose verdict is held back (the first `unreachable` of a working key). */
+const HOLD = Symbol('hold')
 
 interface Next {
   verdict: Verdict

@@ -24,6 +24,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
     key: (name) => guard.key(name),
     report: () => guard.report(),
     recheck: (name) => guard.recheck(name),
+    markShuttingDown: () => guard.drain(),
     get fetch () { return upstream.fetch },
     get dispatcher () { return upstream.dispatcher }
   }

@@ -14,6 +14,13 @@ export interface Keyguard {
   /** Re-reads and re-probes now (singleflight); resolves to the new report. */
   recheck: (name?: string) => Promise<Report>
   /**
+   * Readiness answers 503 from now on, while everything else keeps serving: call it on SIGTERM, wait
+   * about one readiness period so the orchestrator stops routing here, then `close()`.
+   * Fastify's `preClose` does the same on its own.
+   * @example process.once('SIGTERM', () => { app.keyguard.markShuttingDown(); setTimeout(() => app.close(), 5000) })
+   */
+  markShuttingDown: () => void
+  /**
    * The global `fetch`, sending through `dispatcher`: hand it to fetch-based SDKs so keyguard sees an
    * upstream 401 as it happens (the reply becomes a 502 problem and readiness is rechecked).
    * @example new OpenAI({ apiKey: app.keyguard.key('openai'), fetch: app.keyguard.fetch })

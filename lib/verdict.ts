@@ -196,7 +196,7 @@ const REASONS: Record<string, Render> = {
 export const REASON_CODES: readonly string[] = Object.freeze(Object.keys(REASONS))
 
 /** Value-free notes that accompany a verdict: what was normalised or ignored on the way. */
-export type NoteCode = 'bom' | 'newline' | 'whitespace' | 'shape' | 'file-ignored' | 'empty-used-file'
+export type NoteCode = 'bom' | 'newline' | 'whitespace' | 'shape' | 'file-ignored' | 'empty-used-file' | 'rotation-refused'
 
 const NOTES: Record<NoteCode, (s: Subject) => string> = {
   bom: (s) => `Removed a leading byte-order mark (U+FEFF) from ${s.where}; save the file as UTF-8 without BOM.`,
@@ -204,7 +204,8 @@ const NOTES: Record<NoteCode, (s: Subject) => string> = {
   whitespace: (s) => `Removed surrounding whitespace from ${s.where}.`,
   shape: (s) => `${s.where} does not have the usual shape of a ${s.label} key; the live probe decides.`,
   'file-ignored': (s) => `${s.env}_FILE is also set and was ignored: ${s.env} takes precedence.`,
-  'empty-used-file': (s) => `${s.env} is set but empty; the key was read from ${s.env}_FILE.`
+  'empty-used-file': (s) => `${s.env} is set but empty; the key was read from ${s.env}_FILE.`,
+  'rotation-refused': (s) => `${s.where} now holds a different key, which ${s.label} refused; the previous key (${s.fingerprint ?? 'fingerprint unknown'}) stays in use until a new one is accepted.`
 }
 
 /** Renders notes for people. */
