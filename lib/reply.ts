@@ -90,9 +90,18 @@ function defaultStatus (error: { statusCode?: unknown, status?: unknown }, curre
 }
 
 /** The problem document for an upstream credential failure, sent in place of whatever the route produced. */
+/** One error per key name, built once: its details never change, and building one captures a stack. */
+const unauthorized = new Map<string, InstanceType<typeof FST_KEYGUARD_UPSTREAM_UNAUTHORIZED>>()
+
 function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
-  return problemDocument(new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(hit.key ?? 'upstream'), request, {
+  const name = hit.key ?? 'upstream'
+  let err = unauthorized.get(name)
+  if (err === undefined) {
+    err = new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
+    unauthorized.set(name, err)
+  }
+  return problemDocument(err, request, {
     type: conversion.type,
     status: conversion.status,
     key: hit.key,

@@ -285,9 +285,9 @@ export function sanitise (error: object, key: string | undefined, status: number
   }
   const message = `The upstream rejected the credentials of ${key === undefined ? 'a guarded key' : `key "${key}"`} (HTTP ${status}); upstream text withheld by fastify-keyguard`
   try {
-    const frames = typeof err.stack === 'string' ? err.stack.split('\n').filter((line) => /^\s+at /.test(line)) : []
     err.message = message
-    // The stack's first line was written from the original message.
-    err.stack = [`${String(err.name ?? 'Error')}: ${message}`, ...frames].join('\n')
+    // The stack's first line was written from the original message. It is replaced without being read:
+    // reading a stack makes V8 format it, the largest cost of this path when nothing logs it.
+    err.stack = `${String(err.name ?? 'Error')}: ${message}\n    at <the upstream client's frames are withheld by fastify-keyguard>`
   } catch {}
 }
