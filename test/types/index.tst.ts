@@ -53,6 +53,7 @@ test('the decorator, the reply method and the route config', () => {
   expect(app.keyguard.recheck()).type.toBe<Promise<Report>>()
   expect(app.keyguard.fetch).type.toBe<typeof fetch>()
   expect(app.keyguard.dispatcher).type.toBe<Dispatcher>()
+  expect(app.keyguard.markShuttingDown()).type.toBe<void>()
   expect<Report['checks'][string]['cause']>().type.toBe<Cause>()
   app.get('/x', { config: { keyguard: 'fireworks' } }, async (request, reply) => {
     expect(reply.upstreamUnauthorized('fireworks')).type.toBe<FastifyReply>()
