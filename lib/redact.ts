@@ -45,13 +45,14 @@ export function scrubError (error: unknown, secrets: readonly string[]): void {
   let err = error
   for (let depth = 0; depth < CAUSE_DEPTH && err !== null && typeof err === 'object'; depth++) {
     const e = err as { message?: unknown, stack?: unknown, cause?: unknown }
-    for (const member of ['message', 'stack'] as const) {
-      const text = e[member]
-      if (typeof text !== 'string') continue
-      const clean = scrub(text, secrets)
-      if (clean === text) continue
+    // The stack is written from the message: it is read (and so formatted, which is costly) only
+    // when the message held a secret.
+    const message = typeof e.message === 'string' ? e.message : ''
+    const clean = scrub(message, secrets)
+    if (clean !== message) {
       try {
-        e[member] = clean
+        e.message = clean
+        if (typeof e.stack === 'string') e.stack = scrub(e.stack, secrets)
       } catch {}
     }
     err = e.cause
