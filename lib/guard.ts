@@ -14,7 +14,7 @@ import { readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { createAgent, proxyEnv } from './undici.js'
 import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
-import type { NoteCode, Subject, Verdict } from './verdict.js'
+import type { Facts, NoteCode, Subject, Verdict } from './verdict.js'
 
 /** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
 export const SUSPECT_GAP = 5_000
@@ -251,9 +251,9 @@ export class Guard {
   }
 
   #internal (entry: Entry, err: unknown): Next {
-    const code = (err as { code?: unknown })?.code
-    const message = scrub(String((err as Error)?.message ?? err), this.secrets())
-    this.#log.error({ keyguard: { key: entry.spec.name, code: typeof code === 'string' ? code : undefined }, err: { message, code } }, 'fastify-keyguard: checking a key failed unexpectedly')
+    // Only errors reach here (env-schema's, say); their message may quote a value, so it is scrubbed.
+    const { code, message } = err as NodeJS.ErrnoException
+    this.#log.error({ keyguard: { key: entry.spec.name, code }, err: { message: scrub(String(message), this.secrets()), code } }, 'fastify-keyguard: checking a key failed unexpectedly')
     return { verdict: { cause: 'unreachable', reason: 'internal' }, reading: { source: 'none', where: entry.spec.env, notes: [] }, notes: [], secret: entry.secret }
   }
 
@@ -306,7 +306,7 @@ export class Guard {
     const base = { reading: read.reading, notes: read.notes, secret: read.secret }
     if (read.verdict !== undefined) {
       // An optional key left empty (compose's `FOO=`) is as absent as an unset one.
-      if (!spec.required && ['unset', 'empty', 'blank'].includes(read.verdict.reason)) return { ...base, verdict: { cause: 'unchecked', reason: 'not-configured', facts: read.verdict.facts ?? {} } }
+      if (!spec.required && ['unset', 'empty', 'blank'].includes(read.verdict.reason)) return { ...base, verdict: { cause: 'unchecked', reason: 'not-configured', facts: read.verdict.facts as Facts } }
       return { ...base, verdict: read.verdict }
     }
     const settings = this.#options.probe
@@ -325,7 +325,6 @@ export class Guard {
     // Validate, then swap: a rotated-in key the provider refuses does not replace one that still works.
     if (working && entry.secret !== undefined && entry.secret !== read.secret && CAUSES[verdict.cause].status === 'fail') {
       const kept = await send(entry.secret)
-      if (kept.reason === 'aborted') return undefined
       if (CAUSES[kept.cause].status !== 'fail') return { ...base, secret: entry.secret, notes: [...base.notes, 'rotation-refused'], verdict: kept }
     }
     // One blip does not pull a working key out of rotation when an outage would fail it.

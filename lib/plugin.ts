@@ -47,7 +47,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   }
 
   fastify.addHook('onReady', async () => {
-    const pluginTimeout = fastify.initialConfig.pluginTimeout ?? 0
+    const pluginTimeout = fastify.initialConfig.pluginTimeout as number
     const margin = Math.max(TIMEOUT_MARGIN.min, pluginTimeout * TIMEOUT_MARGIN.ratio)
     const deadline = pluginTimeout > 0 ? performance.now() + Math.max(pluginTimeout - margin, pluginTimeout / 2) : Infinity
     const report = await guard.start(deadline)

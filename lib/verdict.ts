@@ -205,7 +205,7 @@ const NOTES: Record<NoteCode, (s: Subject) => string> = {
   shape: (s) => `${s.where} does not have the usual shape of a ${s.label} key; the live probe decides.`,
   'file-ignored': (s) => `${s.env}_FILE is also set and was ignored: ${s.env} takes precedence.`,
   'empty-used-file': (s) => `${s.env} is set but empty; the key was read from ${s.env}_FILE.`,
-  'rotation-refused': (s) => `${s.where} now holds a different key, which ${s.label} refused; the previous key (${s.fingerprint ?? 'fingerprint unknown'}) stays in use until a new one is accepted.`
+  'rotation-refused': (s) => `${s.where} now holds a different key, which ${s.label} refused; the previous key (${s.fingerprint as string}) stays in use until a new one is accepted.`
 }
 
 /** Renders notes for people. */
