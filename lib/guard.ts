@@ -60,6 +60,7 @@ export class Guard {
   #draining = false
   #version = 0
   #report: Report | undefined
+  #secrets: readonly string[] | undefined
   #dispatcher: Dispatcher | undefined
   #ownDispatcher = false
   #dotenvSchema: Record<string, unknown> | undefined
@@ -145,8 +146,9 @@ export class Guard {
   }
 
   /** Every current secret, for scrubbing text that may echo one. */
-  secrets (): string[] {
-    return [...this.#entries.values()].flatMap((entry) => entry.secret === undefined ? [] : [entry.secret])
+  secrets (): readonly string[] {
+    this.#secrets ??= [...this.#entries.values()].flatMap((entry) => entry.secret === undefined ? [] : [entry.secret])
+    return this.#secrets
   }
 
   /** The first of `names` whose key a gated route must not use now, if any. */
@@ -360,6 +362,7 @@ export class Guard {
     if (verdict.requestId !== undefined) result.requestId = verdict.requestId
     if (notes.length > 0) result.notes = describeNotes(notes, subject)
     entry.secret = next.secret
+    this.#secrets = undefined
     entry.retryAfterMs = verdict.retryAfterMs
     const previous = entry.result
     entry.result = result

@@ -23,12 +23,26 @@ export function scrub (text: string, secrets: Iterable<string>): string {
   const forms = new Set<string>()
   for (const secret of secrets) {
     if (secret.length < MIN_SECRET) continue
-    for (const form of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')]) forms.add(form)
+    for (const form of formsOf(secret)) if (text.includes(form)) forms.add(form)
   }
+  if (forms.size === 0) return text
   let out = text
   // Longest first: a secret that contains another (an old key and its successor) must not leave its rest behind.
   for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join('[REDACTED]')
   return out
+}
+
+const FORMS = new Map<string, readonly string[]>()
+
+/** A secret as it may appear in text: as is, URL-encoded, JSON-escaped, base64. Remembered for the last few secrets. */
+function formsOf (secret: string): readonly string[] {
+  let forms = FORMS.get(secret)
+  if (forms === undefined) {
+    forms = [...new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString('base64')])]
+    if (FORMS.size >= 64) FORMS.delete(FORMS.keys().next().value as string)
+    FORMS.set(secret, forms)
+  }
+  return forms
 }
 
 /** Depth of the `cause` chain scrubbed (pino's error serializer prints the whole chain). */
