@@ -47,3 +47,9 @@ test('scrub: several secrets, one containing another, leave nothing behind', asy
   t.equal(scrub(`old ${old}, new ${successor}`, new Set([successor, old])), 'old [REDACTED], new [REDACTED]')
   t.equal(scrub(`${KEY}${KEY}`, [KEY, KEY]), '[REDACTED][REDACTED]')
 })
+
+test('scrub remembers the forms of the last 64 secrets only, and still scrubs older ones', async (t) => {
+  const many = Array.from({ length: 70 }, (_, i) => `fw_${String(i).padStart(2, '0')}${'S'.repeat(30)}`)
+  for (const secret of many) t.equal(scrub(`x ${secret} y`, [secret]), 'x [REDACTED] y')
+  t.equal(scrub(`again ${many[0] as string}`, many), 'again [REDACTED]', 'a forgotten secret is computed anew')
+})
