@@ -9,6 +9,7 @@
 import Fastify from 'fastify'
 // In your application: import keyguard from 'fastify-keyguard'
 import keyguard from '../index.js'
+import { serve } from './serve.js'
 
 const baseUrl = process.env.FIREWORKS_BASE_URL
 
@@ -21,21 +22,4 @@ await app.register(keyguard, {
 
 app.get('/', async () => ({ hello: 'world' }))
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'closing')
-    app.close().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'close failed')
-      process.exit(1)
-    })
-  })
-}
-
-try {
-  // Fastify logs "Server listening at …" once the key has passed.
-  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '0.0.0.0' })
-} catch (err) {
-  // keyguard has already logged FST_KEYGUARD_BOOT_REFUSED with each key's cause and fix.
-  if ((err as { code?: unknown }).code !== 'FST_KEYGUARD_BOOT_REFUSED') app.log.error({ err }, 'could not start')
-  process.exit(1)
-}
+await serve(app)

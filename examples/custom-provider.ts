@@ -12,6 +12,7 @@ import Fastify from 'fastify'
 // In your application: import keyguard from 'fastify-keyguard'
 import keyguard from '../index.js'
 import type { ProviderSpec } from '../index.js'
+import { serve } from './serve.js'
 
 const acme: ProviderSpec = {
   id: 'acme',
@@ -41,19 +42,4 @@ app.get('/models', { config: { keyguard: 'acme' } }, async () => {
   return res.json()
 })
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'closing')
-    app.close().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'close failed')
-      process.exit(1)
-    })
-  })
-}
-
-try {
-  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '0.0.0.0' })
-} catch (err) {
-  if ((err as { code?: unknown }).code !== 'FST_KEYGUARD_BOOT_REFUSED') app.log.error({ err }, 'could not start')
-  process.exit(1)
-}
+await serve(app)

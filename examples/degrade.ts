@@ -11,6 +11,7 @@
 import Fastify from 'fastify'
 // In your application: import keyguard from 'fastify-keyguard'
 import keyguard from '../index.js'
+import { serve } from './serve.js'
 
 const baseUrl = process.env.FIREWORKS_BASE_URL ?? 'https://api.fireworks.ai'
 
@@ -58,19 +59,4 @@ process.on('SIGHUP', () => {
   app.keyguard.recheck().then((report) => app.log.info({ status: report.status }, 'keys rechecked'), () => {})
 })
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'closing')
-    app.close().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'close failed')
-      process.exit(1)
-    })
-  })
-}
-
-try {
-  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '0.0.0.0' })
-} catch (err) {
-  app.log.error({ err }, 'could not start')
-  process.exit(1)
-}
+await serve(app)

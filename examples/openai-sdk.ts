@@ -14,6 +14,7 @@ import Fastify from 'fastify'
 import OpenAI from 'openai'
 // In your application: import keyguard from 'fastify-keyguard'
 import keyguard from '../index.js'
+import { serve } from './serve.js'
 
 const baseUrl = process.env.FIREWORKS_BASE_URL ?? 'https://api.fireworks.ai'
 const model = process.env.FIREWORKS_MODEL ?? 'accounts/fireworks/models/llama-v3p1-8b-instruct'
@@ -42,19 +43,4 @@ app.post<{ Body: { prompt: string } }>('/chat', {
   return { answer: completion.choices[0]?.message.content ?? '' }
 })
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'closing')
-    app.close().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'close failed')
-      process.exit(1)
-    })
-  })
-}
-
-try {
-  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '0.0.0.0' })
-} catch (err) {
-  app.log.error({ err }, 'could not start')
-  process.exit(1)
-}
+await serve(app)
