@@ -9,7 +9,7 @@ import type { KeySpec } from './options.js'
 import { providers } from './providers/index.js'
 import type { ProviderId } from './providers/index.js'
 import type { CheckResult, Report } from './report.js'
-import { nearMisses } from './source.js'
+import { nearMisses, providerWords } from './source.js'
 import type { Env } from './source.js'
 import { CAUSES } from './verdict.js'
 import type { Status } from './verdict.js'
@@ -147,7 +147,7 @@ const isSet = (env: Env, name: string): boolean => (env[name] ?? '') !== ''
 function detect (env: Env): { ids: ProviderId[], guessed: boolean } {
   const set = KNOWN.filter((id) => isSet(env, providers[id].env) || isSet(env, `${providers[id].env}_FILE`))
   if (set.length > 0) return { ids: set, guessed: false }
-  const near = KNOWN.filter((id) => nearMisses(providers[id].env, [id.toUpperCase(), providers[id].env.split('_')[0] as string], env).length > 0)
+  const near = KNOWN.filter((id) => nearMisses(providers[id].env, providerWords(id, providers[id].env), env).length > 0)
   return { ids: near, guessed: true }
 }
 

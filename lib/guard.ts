@@ -10,7 +10,7 @@ import type { ProviderSpec } from './providers/types.js'
 import { fingerprint, scrub } from './redact.js'
 import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
-import { readSource } from './source.js'
+import { providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { createAgent, proxyEnv } from './undici.js'
 import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
@@ -287,7 +287,7 @@ export class Guard {
 
   async #read (entry: Entry): Promise<{ reading: Reading, verdict?: Verdict, secret?: string, notes: NoteCode[] }> {
     const { spec } = entry
-    const source = { name: spec.name, env: spec.env, value: spec.value, words: [spec.provider.id.toUpperCase(), spec.env.split('_')[0] as string] }
+    const source = { name: spec.name, env: spec.env, value: spec.value, words: providerWords(spec.provider.id, spec.env) }
     const reading = await readSource(source, await this.#env())
     if (reading.verdict !== undefined) return { reading, verdict: reading.verdict, notes: reading.notes }
     const inspection = inspect(reading.value as string, spec.provider, ALL_PROVIDERS, foreignPrefixes)

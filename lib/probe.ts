@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProbeAnswer, ProviderSpec } from './providers/types.js'
-import { echoes } from './redact.js'
+import { requestIdOf } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { undici } from './undici.js'
 import { classify, classifyError, transient } from './verdict.js'
@@ -118,8 +118,6 @@ function parseJson (text: string, truncated: boolean): unknown {
   }
 }
 
-const REQUEST_ID = /^[\w.:/+=-]{1,128}$/
-
 /** One attempt under its own deadline, which bounds connect, headers and body together. */
 async function attempt (url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number): Promise<Verdict> {
   const auth = provider.auth ?? { header: 'authorization', scheme: 'Bearer' }
@@ -152,9 +150,8 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
     verdict = { ...classify(answer, provider, url.origin), latencyMs: Math.round(performance.now() - started) }
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
-    const requestId = answer.headers['x-request-id'] ?? answer.headers['request-id']
-    // A gateway may echo what it was sent; an id sharing a piece with the key is no id to keep.
-    if (requestId !== undefined && REQUEST_ID.test(requestId) && !echoes(requestId, [key])) verdict.requestId = requestId
+    const requestId = requestIdOf(answer.headers['x-request-id'] ?? answer.headers['request-id'], [key])
+    if (requestId !== undefined) verdict.requestId = requestId
   } catch (err) {
     // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
     const cause = controller.signal.aborted ? controller.signal.reason : err

@@ -90,3 +90,13 @@ export function echoes (text: string, secrets: Iterable<string>): boolean {
   }
   return false
 }
+
+const REQUEST_ID = /^[\w.:/+=-]{1,128}$/
+
+/**
+ * An upstream request id fit to log and to show a client: a short token that shares no piece with a
+ * secret (a gateway may echo the `Authorization` value it was sent).
+ */
+export function requestIdOf (value: unknown, secrets: Iterable<string> = []): string | undefined {
+  return typeof value === 'string' && REQUEST_ID.test(value) && !echoes(value, secrets) ? value : undefined
+}

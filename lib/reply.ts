@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
-import { echoes, scrubError } from './redact.js'
+import { requestIdOf, scrubError } from './redact.js'
 import type { ProblemDocument } from './problem.js'
 import { kHit, recognise, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
@@ -162,7 +162,8 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
       const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
       const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
-      if (found.requestId !== undefined && !echoes(found.requestId, guard.secrets())) hit.requestId = found.requestId
+      const requestId = requestIdOf(found.requestId, guard.secrets())
+      if (requestId !== undefined) hit.requestId = requestId
       marked[kHit] = hit
       if (key !== undefined) guard.suspect(key)
     }

@@ -105,6 +105,11 @@ export function showName (name: string): string {
   return JSON.stringify(name).replace(/[^\x20-\x7e]/g, (c) => '\\u' + (c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')))
 }
 
+/** Words that, in another variable's name, point at a provider's key: its id and its variable's first word. */
+export function providerWords (id: string, env: string): string[] {
+  return [id.toUpperCase(), env.split('_')[0] as string]
+}
+
 /**
  * Variables in `env` that were probably meant to be `wanted`: the same name in another case or with
  * stray characters (a BOM from a Windows-saved `.env`), a small edit distance, or the provider's word

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Guard } from './guard.js'
 import type { ProviderSpec } from './providers/types.js'
-import { echoes } from './redact.js'
+import { echoes, requestIdOf } from './redact.js'
 import { createAgent } from './undici.js'
 import type { Env } from './source.js'
 
@@ -22,12 +22,6 @@ export interface UpstreamHit {
 export const kHit = Symbol('fastify-keyguard.upstream-hit')
 
 type Marked = FastifyRequest & { [kHit]?: UpstreamHit }
-
-const REQUEST_ID = /^[\w.:/+=-]{1,128}$/
-
-function cleanId (value: unknown): string | undefined {
-  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined
-}
 
 interface Target {
   name: string
@@ -157,9 +151,8 @@ export class Upstream {
 
   #describe (target: Target, status: number, headers: Record<string, string>): UpstreamHit {
     const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status }
-    const requestId = cleanId(headers['x-request-id'] ?? headers['request-id'])
-    // An id that echoes our key (a gateway copying the Authorization value) would reach the client.
-    if (requestId !== undefined && !echoes(requestId, this.#guard.secrets())) hit.requestId = requestId
+    const requestId = requestIdOf(headers['x-request-id'] ?? headers['request-id'], this.#guard.secrets())
+    if (requestId !== undefined) hit.requestId = requestId
     return hit
   }
 
@@ -231,7 +224,7 @@ export function recognise (error: unknown): { status: number, requestId?: string
   if (err.name === 'AI_RetryError' && err.lastError !== undefined) return recognise(err.lastError)
   const out = (status: number, requestId: unknown, url?: unknown): { status: number, requestId?: string, url?: string } => {
     const found: { status: number, requestId?: string, url?: string } = { status }
-    const id = cleanId(requestId)
+    const id = requestIdOf(requestId)
     if (id !== undefined) found.requestId = id
     if (typeof url === 'string') found.url = url
     return found
