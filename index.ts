@@ -6,6 +6,7 @@ export {
   FST_KEYGUARD_KEY_UNAVAILABLE,
   FST_KEYGUARD_OPTIONS,
   FST_KEYGUARD_UPSTREAM_UNAUTHORIZED,
+  FST_KEYGUARD_UPSTREAM_UNAVAILABLE,
   PROBLEM_TYPES
 } from './lib/errors.js'
 export type { BootRefusedError } from './lib/errors.js'

@@ -4,7 +4,8 @@ import type { CheckResult } from './report.js'
 /** Problem `type` URIs; they point at the README section that explains each problem. */
 export const PROBLEM_TYPES = Object.freeze({
   upstreamUnauthorized: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized',
-  keyFailing: 'https://www.npmjs.com/package/fastify-keyguard#problem-key-failing'
+  keyFailing: 'https://www.npmjs.com/package/fastify-keyguard#problem-key-failing',
+  upstreamUnavailable: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unavailable'
 })
 
 /** Invalid plugin options; thrown at register. A `TypeError`. */
@@ -22,6 +23,14 @@ export const FST_KEYGUARD_UPSTREAM_UNAUTHORIZED = createRFC9457Error<'FST_KEYGUA
   'The upstream service rejected this server\'s credentials for "%s". This is a server-side problem; the request may succeed once the operators fix the key.',
   502,
   { type: PROBLEM_TYPES.upstreamUnauthorized, title: 'Upstream credentials rejected' }
+)
+
+/** With `problem.unavailable`: the problem sent when the upstream could not serve (429, 408, 5xx, no answer). */
+export const FST_KEYGUARD_UPSTREAM_UNAVAILABLE = createRFC9457Error<'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', 502, [string]>(
+  'FST_KEYGUARD_UPSTREAM_UNAVAILABLE',
+  'The upstream service behind this endpoint ("%s") is unavailable or overloaded. It is not a problem with your request; retry later.',
+  502,
+  { type: PROBLEM_TYPES.upstreamUnavailable, title: 'Upstream unavailable' }
 )
 
 /** The problem sent by a gated route while its key is failing (503 with `Retry-After`). */

@@ -70,6 +70,15 @@ export interface ProblemOptions {
    * @example recognise: (err) => err instanceof AcmeAuthError && 'acme'
    */
   recognise?: (error: unknown) => boolean | string
+  /**
+   * Also answer upstream *unavailability* during a request with a problem document, never the
+   * upstream's own status and text: a 429 or 503 becomes 503 (with the upstream's `Retry-After`,
+   * parsed and capped), a timeout 504, any other 5xx or a failed connection 502. Only answers from the
+   * guarded keys' origins (through `keyguard.fetch`/`dispatcher`) and errors of the SDKs keyguard
+   * recognises count; the application's own mapping of such an error is respected.
+   * @default false
+   */
+  unavailable?: boolean
 }
 
 /**
@@ -110,7 +119,7 @@ export const DEFAULTS = Object.freeze({
   dotenv: false as const,
   probe: Object.freeze({ timeout: 5_000, retries: 2, interval: 600_000, jitter: 0.2 }),
   health: Object.freeze({ live: '/livez' as const, ready: '/readyz' as const, details: true }),
-  problem: Object.freeze({ status: 502, type: PROBLEM_TYPES.upstreamUnauthorized })
+  problem: Object.freeze({ status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false })
 })
 
 /** A key after resolution. */
@@ -133,7 +142,7 @@ export interface ResolvedOptions {
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
   health: { live: string | false, ready: string | false, details: boolean } | false
-  problem: { status: number, type: string, recognise?: (error: unknown) => boolean | string } | false
+  problem: { status: number, type: string, unavailable: boolean, recognise?: (error: unknown) => boolean | string } | false
   onChange?: (report: Report, change: Change) => void
 }
 
@@ -315,7 +324,7 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
   if (!isObject(problem)) return bad(`option "problem" must be false or an object; received ${got(problem)}`)
   const p = problem as ProblemOptions
   for (const field of Object.keys(p)) {
-    if (!['status', 'type', 'recognise'].includes(field)) bad(`option "problem" has an unknown field ${got(field)}; expected status, type, recognise`)
+    if (!['status', 'type', 'recognise', 'unavailable'].includes(field)) bad(`option "problem" has an unknown field ${got(field)}; expected status, type, recognise, unavailable`)
   }
   const status = p.status === undefined ? DEFAULTS.problem.status : integer(p.status, 'problem.status', 500, 599, ' (a server error: the upstream rejected our credentials, not the client)')
   let type: string = DEFAULTS.problem.type
@@ -324,7 +333,9 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
     type = p.type
   }
   if (p.recognise !== undefined && typeof p.recognise !== 'function') bad(`option "problem.recognise" must be a function; received ${got(p.recognise)}`)
-  return p.recognise === undefined ? { status, type } : { status, type, recognise: p.recognise }
+  if (p.unavailable !== undefined && typeof p.unavailable !== 'boolean') bad(`option "problem.unavailable" must be a boolean; received ${got(p.unavailable)}`)
+  const unavailable = p.unavailable ?? DEFAULTS.problem.unavailable
+  return p.recognise === undefined ? { status, type, unavailable } : { status, type, unavailable, recognise: p.recognise }
 }
 
 /** Checks the options, applies the defaults, and throws `FST_KEYGUARD_OPTIONS` naming the first bad option. */

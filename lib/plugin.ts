@@ -17,7 +17,7 @@ const TIMEOUT_MARGIN = { ratio: 0.1, min: 1_000 }
 const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
   const options = resolveOptions(opts, process.env)
   const guard = new Guard(options, fastify.log)
-  const upstream = new Upstream(guard, options.keys, options.env)
+  const upstream = new Upstream(guard, options.keys, options.env, options.problem !== false && options.problem.unavailable)
   const conversion = options.problem === false ? { ...DEFAULTS.problem } : options.problem
 
   const keyguard: Keyguard = {

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onErrorHookHandler, onSendHookHandler, RouteOptions } from 'fastify'
-import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED } from './errors.js'
+import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
 import { requestIdOf, scrubError } from './redact.js'
 import type { ProblemDocument } from './problem.js'
-import { kHit, recognise, sanitise } from './upstream.js'
+import { kHit, recognise, recogniseFault, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
 
 const kGate = Symbol('fastify-keyguard.gate')
@@ -56,6 +56,7 @@ const KEEP = /^(?:access-control-|vary$|strict-transport-security$|x-content-typ
 export interface Conversion {
   status: number
   type: string
+  unavailable?: boolean
   recognise?: ((error: unknown) => boolean | string) | undefined
 }
 
@@ -89,30 +90,38 @@ function defaultStatus (error: { statusCode?: unknown, status?: unknown }, curre
   return inRange(current) ? current : 500
 }
 
-/** The problem document for an upstream credential failure, sent in place of whatever the route produced. */
-/** One error per key name, built once: its details never change, and building one captures a stack. */
-const unauthorized = new Map<string, InstanceType<typeof FST_KEYGUARD_UPSTREAM_UNAUTHORIZED>>()
+/** One error per kind and key name, built once: its details never change, and building one captures a stack. */
+const built = new Map<string, { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }>()
 
+/** The status of an unavailable problem: 503 for a 429/503 (retry later), 504 for a timeout, else 502. */
+const unavailableStatus = (hit: Hit): number => hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
+
+/** The problem document for an upstream failure, sent in place of whatever the route produced. */
 function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
   const name = hit.key ?? 'upstream'
-  let err = unauthorized.get(name)
+  const fault = hit.kind === 'unavailable'
+  let err = built.get(`${String(fault)}:${name}`)
   if (err === undefined) {
-    err = new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
-    unauthorized.set(name, err)
+    err = fault ? new FST_KEYGUARD_UPSTREAM_UNAVAILABLE(name) : new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
+    built.set(`${String(fault)}:${name}`, err)
   }
   return problemDocument(err, request, {
-    type: conversion.type,
-    status: conversion.status,
+    ...(fault ? { status: unavailableStatus(hit) } : { type: conversion.type, status: conversion.status }),
     key: hit.key,
     provider,
     upstreamRequestId: hit.requestId
   })
 }
 
-/** `Retry-After` of a 503 problem: the next check of the key (of every key when it is not known). */
-function retryAfter (guard: Guard, doc: ProblemDocument, key: string | undefined): number | undefined {
-  return doc.status === 503 ? guard.retryAfter(key === undefined ? guard.names() : [key]) : undefined
+/**
+ * `Retry-After` of a 503 problem: the upstream's own (parsed and capped) when it was unavailable, else
+ * the next check of the key (of every key when it is not known).
+ */
+function retryAfter (guard: Guard, doc: ProblemDocument, hit: Hit): number | undefined {
+  if (doc.status !== 503) return undefined
+  if (hit.kind === 'unavailable') return hit.retryAfter
+  return guard.retryAfter(hit.key === undefined ? guard.names() : [hit.key])
 }
 
 /** Whether a payload is a fetch `Response` (Fastify's own test: any realm, any undici copy). */
@@ -158,7 +167,19 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     const found: { status: number, requestId?: string, url?: string, key?: string } | undefined = own
       ? (named === undefined ? { status: 401 } : { status: 401, key: named })
       : recognise(error) ?? byPredicate(error, request)
-    if (found !== undefined && marked[kHit] === undefined) {
+    if (found === undefined && conversion.unavailable === true && marked[kHit] === undefined) {
+      const fault = recogniseFault(error)
+      const key = fault === undefined ? undefined : keyFor(guard, upstream, request, fault.url)
+      // Only a fault that can be tied to a guarded key: keyguard speaks for its upstreams, not for every error.
+      if (fault !== undefined && key !== undefined) {
+        const hit: Hit = { kind: 'unavailable', status: fault.status, timeout: fault.timeout, key }
+        const requestId = requestIdOf(fault.requestId, guard.secrets())
+        if (requestId !== undefined) hit.requestId = requestId
+        if (fault.retryAfter !== undefined) hit.retryAfter = fault.retryAfter
+        marked[kHit] = hit
+      }
+    }
+    if (found !== undefined && (marked[kHit] === undefined || marked[kHit].kind === 'unavailable')) {
       const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
       const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
@@ -170,7 +191,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     const hit = marked[kHit]
     if (hit !== undefined) {
       hit.expected = defaultStatus(error as { statusCode?: unknown, status?: unknown }, reply.statusCode)
-      if (!own) sanitise(error, hit.key, hit.status, guard.secrets())
+      if (!own) sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
     }
     done()
   }
@@ -182,7 +203,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     const status = isResponse(payload) ? payload.status : reply.statusCode
     // 401, the upstream's own status passed through, or what the default error handler made of the
     // error (500 when nothing was thrown); any other status is the application's own mapping.
-    if (status !== 401 && status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)
+    if ((status !== 401 || hit.kind === 'unavailable') && status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)
     hit.sent = true
     discard(payload)
     for (const name of Object.keys(reply.getHeaders())) {
@@ -190,9 +211,10 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     }
     const doc = upstreamProblem(guard, request, hit, conversion)
     reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-    const after = retryAfter(guard, doc, hit.key)
+    const after = retryAfter(guard, doc, hit)
     if (after !== undefined) reply.header('retry-after', String(after))
-    request.log.warn({ keyguard: { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, replyStatus: status } }, `fastify-keyguard: the upstream rejected our credentials; answered ${doc.status} problem+json instead of ${status}`)
+    const what = hit.kind === 'unavailable' ? 'the upstream could not serve' : 'the upstream rejected our credentials'
+    request.log.warn({ keyguard: { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, replyStatus: status } }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json instead of ${status}`)
     done(null, JSON.stringify(doc))
   }
   return { onError, onSend }
@@ -208,7 +230,7 @@ export function upstreamUnauthorized (guard: Guard, conversion: Conversion) {
     ;(this.request as Marked)[kHit] = hit
     if (key !== undefined) guard.suspect(key)
     const doc = upstreamProblem(guard, this.request, hit, conversion)
-    return sendProblem(this, doc, retryAfter(guard, doc, key))
+    return sendProblem(this, doc, retryAfter(guard, doc, hit))
   }
 }
 

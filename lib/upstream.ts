@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { Guard } from './guard.js'
 import type { ProviderSpec } from './providers/types.js'
 import { echoes, requestIdOf } from './redact.js'
+import { parseRetryAfter } from './retry-after.js'
 import { createAgent } from './undici.js'
 import type { Env } from './source.js'
 
@@ -16,6 +17,12 @@ export interface UpstreamHit {
   status: number
   /** The upstream's request id, when it gave one. */
   requestId?: string
+  /** Set when the upstream was unavailable (429, 408, 5xx, no answer) rather than rejecting the key; `status` is 0 without an answer. */
+  kind?: 'unavailable'
+  /** The upstream timed out (408, or no answer in time). */
+  timeout?: boolean
+  /** The upstream's `Retry-After`, parsed strictly and capped, in whole seconds. */
+  retryAfter?: number
 }
 
 /** Where a request's upstream hit is kept. */
@@ -68,6 +75,8 @@ export class Upstream {
   readonly #targets: Target[]
   readonly #store = new AsyncLocalStorage<Marked>()
   readonly #env: Env
+  /** Whether unavailable answers (429, 408, 5xx, no answer) are recorded too (`problem.unavailable`). */
+  readonly #faults: boolean
   #agent: Dispatcher | undefined
   #dispatcher: Dispatcher | undefined
   #fetch: typeof fetch | undefined
@@ -76,9 +85,10 @@ export class Upstream {
   /** The request whose handler is running synchronously while the watching client is still unused. */
   #pending: Marked | undefined
 
-  constructor (guard: Guard, keys: ReadonlyArray<{ name: string, provider: ProviderSpec, baseUrl: string }>, env: Env) {
+  constructor (guard: Guard, keys: ReadonlyArray<{ name: string, provider: ProviderSpec, baseUrl: string }>, env: Env, faults = false) {
     this.#guard = guard
     this.#env = env
+    this.#faults = faults
     this.#targets = keys.map(({ name, provider, baseUrl }) => {
       const url = new URL(baseUrl)
       return { name, provider, origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
@@ -100,8 +110,14 @@ export class Upstream {
 
   /** Records a rejecting answer for the request it was made from (if any) and suspects the key. */
   #hit (target: Target, hit: UpstreamHit, request: Marked | undefined): void {
-    if (request !== undefined) request[kHit] ??= hit
+    // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
+    if (request !== undefined && (request[kHit] === undefined || request[kHit].kind === 'unavailable')) request[kHit] = hit
     this.#guard.suspect(target.name)
+  }
+
+  /** Records an unavailable upstream for the request (it says nothing about the key). */
+  #fault (hit: UpstreamHit, request: Marked | undefined): void {
+    if (request !== undefined) request[kHit] ??= hit
   }
 
   /** The guarded key an error's URL points at, if it carries one. */
@@ -133,6 +149,7 @@ export class Upstream {
           headers = {}
           for (const [name, value] of Object.entries(responseHeaders)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
           if (status === 401) this.#hit(target, this.#describe(target, status, headers), request)
+          else if (this.#faults && unavailable(status)) this.#fault(this.#describe(target, status, headers, true), request)
           return handler.onResponseStart?.(controller, statusCode, responseHeaders, statusMessage)
         },
         onResponseData: (controller, chunk) => {
@@ -144,15 +161,24 @@ export class Upstream {
           if (status !== 401 && rejects(target, status, headers, peek)) this.#hit(target, this.#describe(target, status, headers), request)
           return handler.onResponseEnd?.(controller, trailers)
         },
-        onResponseError: (controller, err) => handler.onResponseError?.(controller, err)
+        onResponseError: (controller, err) => {
+          if (this.#faults && status === 0) this.#fault({ key: target.name, provider: target.provider.id, status: 0, kind: 'unavailable', timeout: timedOut(err) }, request)
+          return handler.onResponseError?.(controller, err)
+        }
       })
     }
   }
 
-  #describe (target: Target, status: number, headers: Record<string, string>): UpstreamHit {
+  #describe (target: Target, status: number, headers: Record<string, string>, fault = false): UpstreamHit {
     const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status }
     const requestId = requestIdOf(headers['x-request-id'] ?? headers['request-id'], this.#guard.secrets())
     if (requestId !== undefined) hit.requestId = requestId
+    if (fault) {
+      hit.kind = 'unavailable'
+      hit.timeout = status === 408
+      const retryAfter = retryAfterSeconds(headers['retry-after'])
+      if (retryAfter !== undefined) hit.retryAfter = retryAfter
+    }
     return hit
   }
 
@@ -255,6 +281,65 @@ export function recognise (error: unknown): { status: number, requestId?: string
   return undefined
 }
 
+/** An answer that says the upstream cannot serve now: 429, 408 or a 5xx. */
+export const unavailable = (status: number): boolean => status === 429 || status === 408 || (status >= 500 && status <= 599)
+
+const TIMEOUTS = /^(?:UND_ERR_(?:CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT|UND_ERR_ABORTED|ABORT_ERR)$/
+
+/** Whether a failed request timed out (undici's timers, or an abort by the caller's deadline). */
+function timedOut (err: unknown): boolean {
+  const { code, name } = err as { code?: unknown, name?: unknown }
+  return (typeof code === 'string' && TIMEOUTS.test(code)) || name === 'TimeoutError' || name === 'AbortError'
+}
+
+/** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped at 5 minutes, whole seconds. */
+export function retryAfterSeconds (value: unknown): number | undefined {
+  const ms = parseRetryAfter(typeof value === 'string' ? value : undefined, undefined, Date.now(), 300_000)
+  return ms === undefined ? undefined : Math.ceil(ms / 1000)
+}
+
+/** An upstream fault an SDK or client threw: an unavailable answer, or a connection that failed (`status` 0). */
+export interface Fault {
+  status: number
+  timeout: boolean
+  requestId?: string
+  url?: string
+  retryAfter?: number
+}
+
+/**
+ * Recognises an error thrown because an AI upstream could not serve: the same SDK shapes as
+ * `recognise`, answering 429, 408 or 5xx, and Stainless SDKs' connection errors. Anything else
+ * (a database's ECONNREFUSED, the application's own errors) is left alone.
+ */
+export function recogniseFault (error: unknown): Fault | undefined {
+  if (error === null || typeof error !== 'object') return undefined
+  const err = error as ErrorShape
+  if (err.name === 'AI_RetryError' && err.lastError !== undefined) return recogniseFault(err.lastError)
+  const vercel = err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true
+  let status: unknown
+  let headers: unknown
+  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') [status, headers] = [err.statusCode, err.headers]
+  else if (vercel) [status, headers] = [err.statusCode, err.responseHeaders]
+  else if (typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') [status, headers] = [err.status, err.headers]
+  else if (err.rawResponse !== null && typeof err.rawResponse === 'object') [status, headers] = [err.statusCode, (err.rawResponse as { headers?: unknown }).headers]
+  const fault = (code: number, timeout: boolean): Fault => {
+    const found: Fault = { status: code, timeout }
+    const id = requestIdOf(err.requestID ?? get(headers, 'x-request-id') ?? get(headers, 'request-id'))
+    if (id !== undefined) found.requestId = id
+    if (typeof err.url === 'string') found.url = err.url
+    const retryAfter = retryAfterSeconds(get(headers, 'retry-after'))
+    if (retryAfter !== undefined) found.retryAfter = retryAfter
+    return found
+  }
+  if (typeof status === 'number') return unavailable(status) ? fault(status, status === 408) : undefined
+  // No answer at all: a Vercel APICallError without a status, a Stainless APIConnectionError.
+  if (vercel) return fault(0, false)
+  const kind = (err as { constructor?: { name?: unknown } }).constructor?.name
+  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return fault(0, kind === 'APIConnectionTimeoutError')
+  return undefined
+}
+
 /** Enumerable members of upstream errors that hold the upstream's body, headers or our request. */
 const UPSTREAM_MEMBERS = ['error', 'headers', 'body', 'data', 'data$', 'responseBody', 'responseHeaders', 'rawResponse', 'response', 'request', 'requestBodyValues', 'cause', 'lastError', 'errors']
 
@@ -265,7 +350,7 @@ const ID_MEMBERS = ['requestID', 'requestId', 'request_id']
  * Strips an upstream auth error of everything that came from the upstream (its message echoes a
  * masked key, its body and headers hold more) before the error handler logs or serialises it.
  */
-export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = []): void {
+export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = [], fault = false): void {
   const err = error as Record<string, unknown>
   // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
   const echoed = ID_MEMBERS.filter((member) => typeof err[member] === 'string' && echoes(err[member], secrets))
@@ -276,7 +361,10 @@ export function sanitise (error: object, key: string | undefined, status: number
       } catch {}
     }
   }
-  const message = `The upstream rejected the credentials of ${key === undefined ? 'a guarded key' : `key "${key}"`} (HTTP ${status}); upstream text withheld by fastify-keyguard`
+  const which = key === undefined ? 'a guarded key' : `key "${key}"`
+  const message = fault
+    ? `The upstream of ${which} could not serve (${status === 0 ? 'no answer' : `HTTP ${status}`}); upstream text withheld by fastify-keyguard`
+    : `The upstream rejected the credentials of ${which} (HTTP ${status}); upstream text withheld by fastify-keyguard`
   try {
     err.message = message
     // The stack's first line was written from the original message. It is replaced without being read:

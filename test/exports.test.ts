@@ -14,6 +14,7 @@ test('the public surface is exactly this', async (t) => {
     'FST_KEYGUARD_KEY_UNAVAILABLE',
     'FST_KEYGUARD_OPTIONS',
     'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED',
+    'FST_KEYGUARD_UPSTREAM_UNAVAILABLE',
     'PROBLEM_TYPES',
     'default',
     'fastifyKeyguard',
@@ -25,7 +26,7 @@ test('the public surface is exactly this', async (t) => {
   t.match(meta, { name: 'fastify-keyguard', fastify: '5.x' })
   t.same(Object.keys(api.providers), ['fireworks', 'openai', 'anthropic', 'groq', 'together', 'mistral', 'cohere', 'gemini', 'deepseek', 'openrouter', 'xai', 'huggingface', 'replicate'])
   t.ok(Object.isFrozen(api.DEFAULTS) && Object.isFrozen(api.DEFAULTS.probe) && Object.isFrozen(api.providers))
-  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: true }, problem: { status: 502 } })
+  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: true }, problem: { status: 502, unavailable: false } })
 })
 
 test('errors have stable codes and statuses, and instanceof works', async (t) => {
@@ -34,6 +35,7 @@ test('errors have stable codes and statuses, and instanceof works', async (t) =>
     [api.FST_KEYGUARD_BOOT_REFUSED, 'FST_KEYGUARD_BOOT_REFUSED', 500],
     [api.FST_KEYGUARD_KEY_UNAVAILABLE, 'FST_KEYGUARD_KEY_UNAVAILABLE', 500],
     [api.FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', 502],
+    [api.FST_KEYGUARD_UPSTREAM_UNAVAILABLE, 'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', 502],
     [api.FST_KEYGUARD_KEY_FAILING, 'FST_KEYGUARD_KEY_FAILING', 503]
   ]
   for (const [Ctor, code, status] of cases) {

@@ -96,6 +96,7 @@ const INVALID: Array<[string, unknown, RegExp]> = [
   ['problem.type', { keys: ['fireworks'], problem: { type: 'not a uri' } }, /option "problem\.type" must be an absolute URI; received a string of 9 characters/],
   ['problem.type number', { keys: ['fireworks'], problem: { type: 7 } }, /option "problem\.type" must be an absolute URI; received 7/],
   ['problem.recognise', { keys: ['fireworks'], problem: { recognise: /401/ } }, /option "problem\.recognise" must be a function; received an object/],
+  ['problem.unavailable', { keys: ['fireworks'], problem: { unavailable: 'yes' } }, /option "problem\.unavailable" must be a boolean; received "yes"/],
   ['onChange', { keys: ['fireworks'], onChange: 'log' }, /option "onChange" must be a function; received "log"/]
 ]
 
@@ -189,7 +190,7 @@ test('options: DEFAULTS are frozen and are what an option left out resolves to',
     dotenv: false,
     probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 },
     health: { live: '/livez', ready: '/readyz', details: true },
-    problem: { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized }
+    problem: { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false }
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.probe) && Object.isFrozen(DEFAULTS.health) && Object.isFrozen(DEFAULTS.problem))
   const env = { FIREWORKS_API_KEY: KEY }
@@ -250,7 +251,8 @@ test('options: valid forms resolve as documented', async (t) => {
   t.match(resolved, { onInvalid: 'degrade', onUnreachable: 'refuse', dotenv: '.env', health: { live: false, ready: '/ready/v1', details: false }, problem: { status: 503, type: 'urn:example:upstream' } })
   t.same(resolved.probe, { timeout: 1, retries: 0, interval: 0, jitter: 0, dispatcher })
   const recognise = () => false
-  t.same(resolveOptions({ keys: ['fireworks'], problem: { recognise } }, {}).problem, { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, recognise })
+  t.same(resolveOptions({ keys: ['fireworks'], problem: { recognise } }, {}).problem, { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false, recognise })
+  t.same(resolveOptions({ keys: ['fireworks'], problem: { unavailable: true } }, {}).problem, { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: true })
   t.equal(resolved.onChange, onChange)
   t.same(resolveOptions({ keys: ['fireworks'], dotenv: 'config/.env.local', probe: false, health: false, problem: false }, {}), {
     keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: 'config/.env.local', probe: false, health: false, problem: false

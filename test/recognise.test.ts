@@ -4,7 +4,7 @@ import { httpErrors } from '@fastify/sensible'
 import OpenAI from 'openai'
 import { test } from 'tap'
 import { errors } from 'undici'
-import { recognise, sanitise, targetOf } from '../lib/upstream.js'
+import { recognise, recogniseFault, sanitise, targetOf } from '../lib/upstream.js'
 import { providers } from '../lib/providers/index.js'
 
 /** http-errors (no types of its own; @fastify/sensible and many apps throw its errors). */
@@ -173,4 +173,24 @@ test('targetOf: same origin only, the longest base path wins', async (t) => {
   t.equal(targetOf(targets, 'https://gw.test', '/europe/v1')?.name, 'root', 'a longer segment is not under the base path')
   t.equal(targetOf([target('eu', 'https://gw.test', '/eu')], 'https://gw.test', '/europe/v1'), undefined)
   t.equal(targetOf([target('eu', 'https://gw.test', '/eu'), target('root', 'https://gw.test', '')], 'https://gw.test', '/eu/x')?.name, 'eu', 'whatever the order')
+})
+
+test('recogniseFault: unavailable answers and failed connections of every recognised shape', async (t) => {
+  t.same(recogniseFault(openaiError(429, { 'x-request-id': 'req_9', 'retry-after': '7' })), { status: 429, timeout: false, requestId: 'req_9', retryAfter: 7 })
+  t.same(recogniseFault(openaiError(503, {})), { status: 503, timeout: false })
+  t.same(recogniseFault(openaiError(408, {})), { status: 408, timeout: true }, 'a 408 is a timeout')
+  for (const status of [400, 401, 403, 404, 422]) t.equal(recogniseFault(openaiError(status)), undefined, `${status} is not unavailability`)
+  t.same(recogniseFault(new OpenAI.APIConnectionError({ message: 'Connection error.' })), { status: 0, timeout: false })
+  t.same(recogniseFault(new OpenAI.APIConnectionTimeoutError()), { status: 0, timeout: true })
+  const vercel = new APICallError({ message: 'Too many', url: 'https://api.fireworks.ai/inference/v1/chat/completions', requestBodyValues: {}, statusCode: 429, responseHeaders: { 'retry-after': '3', 'x-request-id': 'req_v' } })
+  t.same(recogniseFault(vercel), { status: 429, timeout: false, requestId: 'req_v', url: 'https://api.fireworks.ai/inference/v1/chat/completions', retryAfter: 3 })
+  t.same(recogniseFault({ name: 'AI_RetryError', lastError: vercel }), recogniseFault(vercel), 'inside RetryError')
+  const noAnswer = new APICallError({ message: 'Cannot connect', url: 'https://api.fireworks.ai/x', requestBodyValues: {}, isRetryable: true })
+  t.same(recogniseFault(noAnswer), { status: 0, timeout: false, url: 'https://api.fireworks.ai/x' })
+  t.same(recogniseFault(new errors.ResponseError('Response Error', 502, { headers: { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }, body: '' })), { status: 502, timeout: false, retryAfter: 0 }, 'a past date is 0')
+  const speakeasy = Object.assign(new Error('API error occurred'), { name: 'SDKError', statusCode: 503, rawResponse: new Response('x', { status: 503, headers: { 'retry-after': '1.5' } }) })
+  t.same(recogniseFault(speakeasy), { status: 503, timeout: false }, 'junk Retry-After is dropped')
+  for (const other of [null, 'x', new Error('plain'), Object.assign(new Error('db'), { code: 'ECONNREFUSED' }), httpErrors.serviceUnavailable()]) {
+    t.equal(recogniseFault(other), undefined, 'not an upstream SDK fault')
+  }
 })

@@ -25,7 +25,7 @@ test('the plugin registers with valid options', () => {
     dotenv: '.env',
     probe: { timeout: 1000, retries: 1, interval: 0, jitter: 0.1 },
     health: { live: '/live', ready: false, details: false },
-    problem: { status: 503, type: 'https://example.com/p', recognise: (err: unknown) => err instanceof Error && 'gemini' },
+    problem: { status: 503, type: 'https://example.com/p', unavailable: true, recognise: (err: unknown) => err instanceof Error && 'gemini' },
     onChange: (report: Report, change: Change) => { expect(change.current).type.toBe<CheckResult>(); expect(report.status).type.toBe<Status>() }
   })
   expect(app.register).type.toBeCallableWith(keyguard, { keys: ['fireworks'], probe: false, health: false, problem: false })
