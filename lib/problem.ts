@@ -33,7 +33,7 @@ export function instanceOf (request: FastifyRequest): string {
 }
 
 /** Builds the document for `err`, overriding `type` and `status` where the options say so. */
-export function problemDocument (err: ProblemError, request: FastifyRequest, extra: { type?: string, status?: number, key?: string | undefined, provider?: string | undefined, upstreamRequestId?: string | undefined }): ProblemDocument {
+export function problemDocument (err: ProblemError, request: FastifyRequest, extra: { type?: string | undefined, status?: number, key?: string | undefined, provider?: string | undefined, upstreamRequestId?: string | undefined }): ProblemDocument {
   const base = err.toProblemDetails()
   const doc: ProblemDocument = {
     type: extra.type ?? base.type,

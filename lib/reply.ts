@@ -91,7 +91,9 @@ function defaultStatus (error: { statusCode?: unknown, status?: unknown }, curre
 }
 
 /** One error per kind and key name, built once: its details never change, and building one captures a stack. */
-const built = new Map<string, { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }>()
+type Built = { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }
+const unauthorizedErrors = new Map<string, Built>()
+const unavailableErrors = new Map<string, Built>()
 
 /** The status of an unavailable problem: 503 for a 429/503 (retry later), 504 for a timeout, else 502. */
 const unavailableStatus = (hit: Hit): number => hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
@@ -101,13 +103,15 @@ function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conve
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
   const name = hit.key ?? 'upstream'
   const fault = hit.kind === 'unavailable'
-  let err = built.get(`${String(fault)}:${name}`)
+  const cache = fault ? unavailableErrors : unauthorizedErrors
+  let err = cache.get(name)
   if (err === undefined) {
     err = fault ? new FST_KEYGUARD_UPSTREAM_UNAVAILABLE(name) : new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
-    built.set(`${String(fault)}:${name}`, err)
+    cache.set(name, err)
   }
   return problemDocument(err, request, {
-    ...(fault ? { status: unavailableStatus(hit) } : { type: conversion.type, status: conversion.status }),
+    type: fault ? undefined : conversion.type,
+    status: fault ? unavailableStatus(hit) : conversion.status,
     key: hit.key,
     provider,
     upstreamRequestId: hit.requestId
