@@ -236,49 +236,64 @@ const get = (headers: unknown, name: string): unknown => {
   return typeof h.get === 'function' ? (h.get as (n: string) => unknown)(name) : h[name]
 }
 
+/** What an upstream client's error tells of the answer it got. */
+interface Answer {
+  /** The upstream's HTTP status; absent when no answer came. */
+  status?: unknown
+  headers?: unknown
+  url?: unknown
+  requestId?: unknown
+  /** No answer at all: the connection failed or timed out. */
+  connection?: { timeout: boolean }
+}
+
+/**
+ * Reads an error thrown by an upstream client, by the shape of each SDK: undici `ResponseError`,
+ * Vercel AI SDK `APICallError` (also inside `RetryError.lastError`, across package copies), openai-node
+ * and the other Stainless SDKs (`status` with Fetch `headers`), Speakeasy and Fern SDKs (Mistral,
+ * Fireworks, Cohere: `statusCode` with the raw Response), @fireworksai/sdk's `Unauthorized`, Hugging
+ * Face's `HubApiError`, Replicate's `ApiError`, and Stainless connection errors. Anything else, the
+ * application's own errors among them, is no upstream client's.
+ */
+function answerOf (error: unknown): Answer | undefined {
+  if (error === null || typeof error !== 'object') return undefined
+  const err = error as ErrorShape
+  if (err.name === 'AI_RetryError' && err.lastError !== undefined) return answerOf(err.lastError)
+  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') return { status: err.statusCode, headers: err.headers }
+  if (err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true) {
+    const answer: Answer = { status: err.statusCode, headers: err.responseHeaders, url: err.url }
+    if (err.statusCode === undefined) answer.connection = { timeout: false }
+    return answer
+  }
+  // Stainless errors carry `status`; Speakeasy errors carry Fetch `headers` too, but `statusCode`.
+  if (typeof err.status === 'number' && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') return { status: err.status, headers: err.headers, requestId: err.requestID }
+  if (err.rawResponse !== null && typeof err.rawResponse === 'object') return { status: err.statusCode, headers: (err.rawResponse as { headers?: unknown }).headers }
+  // @fireworksai/sdk's Unauthorized class has no status at all
+  if (err.name === 'Unauthorized' && 'data$' in err) return { status: 401 }
+  if (err.name === 'HubApiError') return { status: err.statusCode, requestId: err.requestId, url: err.url }
+  const response = err.response as { status?: unknown, headers?: unknown, url?: unknown } | undefined
+  if (err.name === 'ApiError' && response !== null && typeof response === 'object') return { status: response.status, headers: response.headers, url: response.url }
+  const kind = (err as { constructor?: { name?: unknown } }).constructor?.name
+  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return { connection: { timeout: kind === 'APIConnectionTimeoutError' } }
+  return undefined
+}
+
+/** The request id and URL an answer gives, when usable. */
+function described<T extends { status: number, requestId?: string, url?: string }> (found: T, answer: Answer): T {
+  const id = requestIdOf(answer.requestId ?? get(answer.headers, 'x-request-id') ?? get(answer.headers, 'request-id'))
+  if (id !== undefined) found.requestId = id
+  if (typeof answer.url === 'string') found.url = answer.url
+  return found
+}
+
 /**
  * Recognises an error thrown by an upstream client because the upstream rejected our credentials:
- * openai-node and the other Stainless SDKs (`status` 401 with Fetch `headers`), @anthropic-ai/sdk,
- * Vercel AI SDK `APICallError` (also inside `RetryError.lastError`), Speakeasy SDKs (Mistral,
- * Fireworks: `statusCode` 401 with a `rawResponse`, or the `Unauthorized` class), Cohere, Hugging
- * Face, Replicate, and undici `ResponseError`. The application's own 401s (`reply.code(401)`,
+ * a 401 in any of the shapes `answerOf` reads. The application's own 401s (`reply.code(401)`,
  * @fastify/jwt, http-errors) have none of these shapes and are left alone.
  */
 export function recognise (error: unknown): { status: number, requestId?: string, url?: string } | undefined {
-  if (error === null || typeof error !== 'object') return undefined
-  const err = error as ErrorShape
-  if (err.name === 'AI_RetryError' && err.lastError !== undefined) return recognise(err.lastError)
-  const out = (status: number, requestId: unknown, url?: unknown): { status: number, requestId?: string, url?: string } => {
-    const found: { status: number, requestId?: string, url?: string } = { status }
-    const id = requestIdOf(requestId)
-    if (id !== undefined) found.requestId = id
-    if (typeof url === 'string') found.url = url
-    return found
-  }
-  // undici ResponseError (7.x) and ResponseStatusCodeError (6.x)
-  if ((err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') && err.statusCode === 401) {
-    return out(401, get(err.headers, 'x-request-id') ?? get(err.headers, 'request-id'))
-  }
-  // Vercel AI SDK, across package copies (Symbol.for marker)
-  if ((err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true) && err.statusCode === 401) {
-    return out(401, get(err.responseHeaders, 'x-request-id'), err.url)
-  }
-  // Stainless SDKs: openai, @anthropic-ai/sdk, groq-sdk, together-ai
-  if (err.status === 401 && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') {
-    return out(401, err.requestID ?? get(err.headers, 'x-request-id') ?? get(err.headers, 'request-id'))
-  }
-  // Speakeasy (Mistral, @fireworksai/sdk SDKError) and Fern (Cohere): statusCode with the raw Response
-  if (err.statusCode === 401 && err.rawResponse !== null && typeof err.rawResponse === 'object') {
-    return out(401, get((err.rawResponse as { headers?: unknown }).headers, 'x-request-id'))
-  }
-  // @fireworksai/sdk's Unauthorized class has no status at all
-  if (err.name === 'Unauthorized' && 'data$' in err) return out(401, undefined)
-  // @huggingface/hub HubApiError
-  if (err.name === 'HubApiError' && err.statusCode === 401) return out(401, err.requestId, err.url)
-  // replicate ApiError: a Fetch Response on .response
-  const response = err.response as { status?: unknown, headers?: unknown, url?: unknown } | undefined
-  if (err.name === 'ApiError' && response?.status === 401) return out(401, get(response.headers, 'x-request-id'), response.url)
-  return undefined
+  const answer = answerOf(error)
+  return answer?.status === 401 ? described<{ status: number, requestId?: string, url?: string }>({ status: 401 }, answer) : undefined
 }
 
 /** An answer that says the upstream cannot serve now: 429, 408 or a 5xx. */
@@ -308,36 +323,20 @@ export interface Fault {
 }
 
 /**
- * Recognises an error thrown because an AI upstream could not serve: the same SDK shapes as
- * `recognise`, answering 429, 408 or 5xx, and Stainless SDKs' connection errors. Anything else
- * (a database's ECONNREFUSED, the application's own errors) is left alone.
+ * Recognises an error thrown because an AI upstream could not serve: a 429, 408 or 5xx, or no answer
+ * at all, in any of the shapes `answerOf` reads. Anything else (a database's ECONNREFUSED, the
+ * application's own errors) is left alone.
  */
 export function recogniseFault (error: unknown): Fault | undefined {
-  if (error === null || typeof error !== 'object') return undefined
-  const err = error as ErrorShape
-  if (err.name === 'AI_RetryError' && err.lastError !== undefined) return recogniseFault(err.lastError)
-  const vercel = err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true
-  let status: unknown
-  let headers: unknown
-  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') [status, headers] = [err.statusCode, err.headers]
-  else if (vercel) [status, headers] = [err.statusCode, err.responseHeaders]
-  else if (typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') [status, headers] = [err.status, err.headers]
-  else if (err.rawResponse !== null && typeof err.rawResponse === 'object') [status, headers] = [err.statusCode, (err.rawResponse as { headers?: unknown }).headers]
-  const fault = (code: number, timeout: boolean): Fault => {
-    const found: Fault = { status: code, timeout }
-    const id = requestIdOf(err.requestID ?? get(headers, 'x-request-id') ?? get(headers, 'request-id'))
-    if (id !== undefined) found.requestId = id
-    if (typeof err.url === 'string') found.url = err.url
-    const retryAfter = retryAfterSeconds(get(headers, 'retry-after'))
-    if (retryAfter !== undefined) found.retryAfter = retryAfter
-    return found
-  }
-  if (typeof status === 'number') return unavailable(status) ? fault(status, status === 408) : undefined
-  // No answer at all: a Vercel APICallError without a status, a Stainless APIConnectionError.
-  if (vercel) return fault(0, false)
-  const kind = (err as { constructor?: { name?: unknown } }).constructor?.name
-  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return fault(0, kind === 'APIConnectionTimeoutError')
-  return undefined
+  const answer = answerOf(error)
+  if (answer === undefined) return undefined
+  let found: Fault
+  if (answer.connection !== undefined) found = { status: 0, timeout: answer.connection.timeout }
+  else if (typeof answer.status === 'number' && unavailable(answer.status)) found = { status: answer.status, timeout: answer.status === 408 }
+  else return undefined
+  const retryAfter = retryAfterSeconds(get(answer.headers, 'retry-after'))
+  if (retryAfter !== undefined) found.retryAfter = retryAfter
+  return described(found, answer)
 }
 
 /** Enumerable members of upstream errors that hold the upstream's body, headers or our request. */

@@ -194,3 +194,15 @@ test('recogniseFault: unavailable answers and failed connections of every recogn
     t.equal(recogniseFault(other), undefined, 'not an upstream SDK fault')
   }
 })
+
+test('recogniseFault: a Mistral SDKError carries Fetch headers and statusCode (no status) and is still read by its statusCode', async (t) => {
+  const mistral = (statusCode: number): Error => Object.assign(new Error('API error occurred'), {
+    name: 'SDKError',
+    statusCode,
+    headers: new Headers({ 'retry-after': '4', 'x-request-id': 'req_m' }),
+    rawResponse: new Response('{}', { status: statusCode, headers: { 'retry-after': '4', 'x-request-id': 'req_m' } })
+  })
+  t.same(recogniseFault(mistral(503)), { status: 503, timeout: false, retryAfter: 4, requestId: 'req_m' })
+  t.same(recognise(mistral(401)), { status: 401, requestId: 'req_m' })
+  t.equal(recogniseFault(mistral(400)), undefined)
+})
