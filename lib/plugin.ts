@@ -6,7 +6,7 @@ import { Guard } from './guard.js'
 import { healthRoutes } from './health.js'
 import { DEFAULTS, resolveOptions } from './options.js'
 import type { FastifyKeyguardOptions } from './options.js'
-import { addGate, conversionHooks, upstreamUnauthorized, watchHandler } from './reply.js'
+import { checkRoute, contextHook, conversionHooks, gateHook, upstreamUnauthorized } from './reply.js'
 import type { Keyguard } from './types.js'
 import { Upstream } from './upstream.js'
 import './types.js'
@@ -36,10 +36,11 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   fastify.decorate('keyguard', keyguard)
 
   fastify.decorateReply('upstreamUnauthorized', upstreamUnauthorized(guard, conversion))
-  fastify.addHook('onRoute', (route) => {
-    addGate(route, guard)
-    watchHandler(route, upstream)
-  })
+  // Global hooks, not `onRoute` wrappers: Fastify gives them to every route of this context however the
+  // registration was awaited, and to child contexts made before keyguard loaded.
+  fastify.addHook('onRoute', (route) => { checkRoute(route, guard) })
+  fastify.addHook('onRequest', gateHook(guard))
+  fastify.addHook('preHandler', contextHook(upstream))
   if (options.problem !== false) {
     const { onError, onSend } = conversionHooks(guard, upstream, options.problem)
     fastify.addHook('onError', onError)

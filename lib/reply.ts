@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onErrorHookHandler, onSendHookHandler, RouteOptions } from 'fastify'
+import type {
+  FastifyReply, FastifyRequest, onErrorHookHandler, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler, RouteOptions
+} from 'fastify'
 import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from './errors.js'
 import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
@@ -7,46 +9,76 @@ import type { ProblemDocument } from './problem.js'
 import { kHit, recognise, recogniseFault, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
 
-const kGate = Symbol('fastify-keyguard.gate')
-const kWatched = Symbol('fastify-keyguard.watched')
+/** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
+type Gate = readonly string[] | { invalid: string }
 
-type GateHook = ((request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void) & { [kGate]?: true }
-
-/** The key names a route's `config.keyguard` declares, checked against the guarded keys. */
-export function gateNames (route: RouteOptions, guard: Guard): string[] | undefined {
-  const gate = (route.config as { keyguard?: unknown } | undefined)?.keyguard
+/**
+ * The key names a route's `config.keyguard` declares (`undefined` when it declares none), or why they
+ * cannot be enforced. An unknown name is never repeated back: a key pasted where its name belongs is a
+ * valid-looking name, and this message is logged and thrown.
+ */
+export function parseGate (gate: unknown, guard: Guard): Gate | undefined {
   if (gate === undefined) return undefined
-  const names = typeof gate === 'string' ? [gate] : gate
-  const where = `route ${String(route.method)} ${route.url}: config.keyguard`
+  const names: unknown = typeof gate === 'string' ? [gate] : gate
   if (!Array.isArray(names) || names.length === 0 || !names.every((name) => typeof name === 'string')) {
-    throw new FST_KEYGUARD_OPTIONS(`${where} must be a key name or a non-empty array of key names`)
+    return { invalid: 'must be a key name or a non-empty array of key names' }
   }
-  for (const name of names) {
-    if (!guard.has(name)) throw new FST_KEYGUARD_OPTIONS(`${where} names "${name}", which is not a guarded key; guarded keys: ${guard.names().join(', ')}`)
+  if (!names.every((name: string) => guard.has(name))) {
+    return {
+      invalid: 'names a key that is not guarded (the name is not repeated here: it may be a key pasted by mistake); ' +
+        `guarded keys: ${guard.names().join(', ')}`
+    }
   }
-  return names
+  return names as readonly string[]
 }
 
 /**
- * Adds the route gate to a route whose config names keys: while any of them fails, the route answers
- * 503 problem+json with `Retry-After` and its handler does not run. Ungated routes get no hook at all.
+ * Checks a route's `config.keyguard` as the route is declared, so a typo fails `ready()` (or the
+ * `route()` call itself) instead of a request. Routes declared before keyguard has loaded (an
+ * un-awaited `register`) are not seen here; the gate hook still enforces them, and fails closed.
  */
-export function addGate (route: RouteOptions, guard: Guard): void {
-  const names = gateNames(route, guard)
-  if (names === undefined) return
-  const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-  // A route registered from another route's options (a plugin cloning routes) already has the gate.
-  if (existing.some((hook) => (hook as GateHook)[kGate] === true)) return
-  const gate: GateHook = (request, reply, done) => {
-    const blocked = guard.blocking(names)
+export function checkRoute (route: RouteOptions, guard: Guard): void {
+  const gate = parseGate((route.config as { keyguard?: unknown } | undefined)?.keyguard, guard)
+  if (gate !== undefined && 'invalid' in gate) {
+    throw new FST_KEYGUARD_OPTIONS(`route ${String(route.method)} ${route.url}: config.keyguard ${gate.invalid}`)
+  }
+}
+
+/**
+ * The route gate, one global `onRequest` hook: Fastify hands a plugin's global hooks to every route of
+ * its context, whenever the route was declared (before or after keyguard loaded, in child contexts
+ * too), where an `onRoute` hook sees only the routes declared after it. While any key a route names is
+ * failing, the route answers 503 problem+json with `Retry-After` and its handler and hooks do not run.
+ * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
+ */
+export function gateHook (guard: Guard): onRequestHookHandler {
+  const parsed = new WeakMap<object, Gate>()
+  return function keyguardGate (request, reply, done) {
+    const config = request.routeOptions.config as { keyguard?: unknown }
+    if (config.keyguard === undefined) return done()
+    let gate = parsed.get(config)
+    if (gate === undefined) {
+      gate = parseGate(config.keyguard, guard) as Gate
+      parsed.set(config, gate)
+      if ('invalid' in gate) {
+        request.log.error({ keyguard: { route: `${request.method} ${String(request.routeOptions.url)}` } },
+          `fastify-keyguard: config.keyguard ${gate.invalid}; the route refuses every request until it is fixed`)
+      }
+    }
+    if ('invalid' in gate) return refuse(request, reply, undefined, [])
+    const blocked = guard.blocking(gate)
     if (blocked === undefined) return done()
-    const result = guard.result(blocked)
-    const doc = problemDocument(new FST_KEYGUARD_KEY_FAILING(blocked), request, { key: blocked, provider: result?.provider })
-    request.log.warn({ keyguard: { key: blocked, cause: result?.cause } }, 'fastify-keyguard: gated route refused while its key is failing')
+    refuse(request, reply, blocked, gate)
+  }
+
+  function refuse (request: FastifyRequest, reply: FastifyReply, blocked: string | undefined, names: readonly string[]): void {
+    const result = blocked === undefined ? undefined : guard.result(blocked)
+    const err = new FST_KEYGUARD_KEY_FAILING(blocked ?? 'a key this route needs')
+    const doc = problemDocument(err, request, { key: blocked, provider: result?.provider })
+    request.log.warn({ keyguard: { key: blocked, cause: result?.cause } },
+      'fastify-keyguard: gated route refused while its key is failing')
     sendProblem(reply, doc, guard.retryAfter(names))
   }
-  gate[kGate] = true
-  route.onRequest = [gate, ...existing] as NonNullable<RouteOptions['onRequest']>
 }
 
 /** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
@@ -239,16 +271,13 @@ export function upstreamUnauthorized (guard: Guard, conversion: Conversion) {
 }
 
 /**
- * Runs the route's handler with its request reachable from the upstream calls it makes, so an
- * answer seen by the watching client can be tied to the reply. Health routes are left alone.
+ * Carries the request to the upstream calls its handler makes (one global `preHandler` hook, as
+ * `@fastify/request-context` does), so an answer seen by the watching client can be tied to the reply.
+ * `preHandler` is the last hook before the handler, and runs it in the same turn: the body has been read
+ * (a POST's `end` event runs outside any context entered in `onRequest`).
  */
-export function watchHandler (route: RouteOptions, upstream: Upstream): void {
-  if ((route.config as { keyguardHealth?: unknown } | undefined)?.keyguardHealth === true) return
-  const handler = route.handler
-  if ((handler as { [kWatched]?: true })[kWatched] === true) return
-  const wrapped = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
-    return upstream.run(request, () => handler.call(this, request, reply))
+export function contextHook (upstream: Upstream): preHandlerHookHandler {
+  return function keyguardContext (request, _reply, done) {
+    upstream.run(request, done)
   }
-  ;(wrapped as { [kWatched]?: true })[kWatched] = true
-  route.handler = wrapped as RouteOptions['handler']
 }

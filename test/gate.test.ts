@@ -106,7 +106,7 @@ test('a gate naming an unknown key, or not a name, is an error at startup', asyn
   await app.register(keyguard, { keys: ['fireworks'], env: { FIREWORKS_API_KEY: GOOD }, probe: false })
   // Inside a plugin the error surfaces from ready().
   app.register(async (child) => { child.get('/x', { config: { keyguard: 'openai' } }, async () => ({})) })
-  await t.rejects(async () => { await app.ready() }, { code: 'FST_KEYGUARD_OPTIONS', message: /names "openai", which is not a guarded key; guarded keys: fireworks/ })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_KEYGUARD_OPTIONS', message: /names a key that is not guarded .*; guarded keys: fireworks$/ })
   await app.close()
 })
 
