@@ -6,7 +6,7 @@ import { Guard } from './guard.js'
 import { healthRoutes } from './health.js'
 import { DEFAULTS, resolveOptions } from './options.js'
 import type { FastifyKeyguardOptions } from './options.js'
-import { checkRoute, contextHook, conversionHooks, gateHook, upstreamUnauthorized } from './reply.js'
+import { checkRoute, contextHook, conversionHooks, gateHook, problemErrors, upstreamUnauthorized } from './reply.js'
 import type { Keyguard } from './types.js'
 import { Upstream } from './upstream.js'
 import './types.js'
@@ -18,7 +18,8 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   const options = resolveOptions(opts, process.env)
   const guard = new Guard(options, fastify.log)
   const upstream = new Upstream(guard, options.keys, options.env, options.problem !== false && options.problem.unavailable)
-  const conversion = options.problem === false ? { ...DEFAULTS.problem } : options.problem
+  const errors = problemErrors()
+  const conversion = { ...(options.problem === false ? DEFAULTS.problem : options.problem), errors }
 
   const keyguard: Keyguard = {
     key: (name) => guard.key(name),
@@ -42,7 +43,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   fastify.addHook('onRequest', gateHook(guard))
   fastify.addHook('preHandler', contextHook(upstream))
   if (options.problem !== false) {
-    const { onError, onSend } = conversionHooks(guard, upstream, options.problem)
+    const { onError, onSend } = conversionHooks(guard, upstream, conversion)
     fastify.addHook('onError', onError)
     fastify.addHook('onSend', onSend)
   }
@@ -62,8 +63,16 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
       throw err
     }
   })
-  fastify.addHook('preClose', async () => guard.drain())
+  // Fastify lets requests in flight finish before onClose: one waiting on a hanging upstream through
+  // keyguard's client would hold close() for undici's timeouts (minutes). It gets one probe timeout.
+  const grace = options.probe === false ? DEFAULTS.probe.timeout : options.probe.timeout
+  let cut: NodeJS.Timeout | undefined
+  fastify.addHook('preClose', async () => {
+    guard.drain()
+    cut = setTimeout(() => upstream.close(), grace)
+  })
   fastify.addHook('onClose', async () => {
+    clearTimeout(cut)
     guard.close()
     upstream.close()
   })

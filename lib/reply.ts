@@ -90,6 +90,8 @@ export interface Conversion {
   type: string
   unavailable?: boolean
   recognise?: ((error: unknown) => boolean | string) | undefined
+  /** This app's problem errors. */
+  errors: ProblemErrors
 }
 
 /**
@@ -122,10 +124,22 @@ function defaultStatus (error: { statusCode?: unknown, status?: unknown }, curre
   return inRange(current) ? current : 500
 }
 
-/** One error per kind and key name, built once: its details never change, and building one captures a stack. */
+/** One error per kind and key name, built once per app: its details never change, and building one captures a stack. */
 type Built = { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }
-const unauthorizedErrors = new Map<string, Built>()
-const unavailableErrors = new Map<string, Built>()
+export type ProblemErrors = (fault: boolean, name: string) => Built
+
+export function problemErrors (): ProblemErrors {
+  const built = [new Map<string, Built>(), new Map<string, Built>()] as const
+  return (fault, name) => {
+    const cache = built[fault ? 1 : 0]
+    let err = cache.get(name)
+    if (err === undefined) {
+      err = fault ? new FST_KEYGUARD_UPSTREAM_UNAVAILABLE(name) : new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
+      cache.set(name, err)
+    }
+    return err
+  }
+}
 
 /** The status of an unavailable problem: 503 for a 429/503 (retry later), 504 for a timeout, else 502. */
 const unavailableStatus = (hit: Hit): number => hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
@@ -135,13 +149,7 @@ function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conve
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
   const name = hit.key ?? 'upstream'
   const fault = hit.kind === 'unavailable'
-  const cache = fault ? unavailableErrors : unauthorizedErrors
-  let err = cache.get(name)
-  if (err === undefined) {
-    err = fault ? new FST_KEYGUARD_UPSTREAM_UNAVAILABLE(name) : new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED(name)
-    cache.set(name, err)
-  }
-  return problemDocument(err, request, {
+  return problemDocument(conversion.errors(fault, name), request, {
     type: fault ? undefined : conversion.type,
     status: fault ? unavailableStatus(hit) : conversion.status,
     key: hit.key,
@@ -182,15 +190,27 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
   onSend: onSendHookHandler
 } {
   const byPredicate = (error: unknown, request: FastifyRequest): { status: number, key?: string } | undefined => {
-    let verdict: boolean | string
+    let verdict: unknown
     try {
       verdict = conversion.recognise?.(error) ?? false
     } catch (err) {
-      request.log.error({ keyguard: { code: (err as { code?: unknown })?.code } }, 'fastify-keyguard: the problem.recognise predicate threw; the error is treated as not recognised')
+      predicateFailed(request, err, 'threw')
       return undefined
     }
-    if (verdict === false) return undefined
-    return typeof verdict === 'string' ? { status: 401, key: verdict } : { status: 401 }
+    // Only `true` or a name counts: an async predicate's Promise is truthy, and would make every error a 502.
+    if (verdict !== null && typeof (verdict as { then?: unknown } | undefined)?.then === 'function') {
+      Promise.resolve(verdict).catch(() => {})
+      predicateFailed(request, undefined, 'returned a Promise (it must answer synchronously)')
+      return undefined
+    }
+    if (verdict === true) return { status: 401 }
+    return typeof verdict === 'string' ? { status: 401, key: verdict } : undefined
+  }
+
+  const predicateFailed = (request: FastifyRequest, err: unknown, what: string): void => {
+    if (err !== undefined) scrubError(err, guard.secrets())
+    request.log.error(err === undefined ? {} : { err },
+      `fastify-keyguard: the problem.recognise predicate ${what}; the error is treated as not recognised`)
   }
 
   const onError: onErrorHookHandler = (request, reply, error, done) => {
@@ -226,8 +246,14 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     }
     const hit = marked[kHit]
     if (hit !== undefined) {
+      if (!own) {
+        sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
+        // Fastify's error log reads the status from the error: log what the client gets, not the upstream's 401.
+        try {
+          (error as { statusCode?: number }).statusCode = hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
+        } catch {}
+      }
       hit.expected = defaultStatus(error as { statusCode?: unknown, status?: unknown }, reply.statusCode)
-      if (!own) sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
     }
     done()
   }

@@ -1,5 +1,6 @@
 // Issue 10: the route gate and the upstream watch cover every route, however keyguard was registered.
 import { test } from 'tap'
+import type { Test } from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import keyguard from '../../index.js'
@@ -66,7 +67,7 @@ const ORDERS: Record<string, Order> = {
   }
 }
 
-async function build (t: Tap.Test, stub: Stub, order: Order, counters: Counters, keys: string[]) {
+async function build (t: Test, stub: Stub, order: Order, counters: Counters, keys: string[]) {
   stub.set('auth', { keys })
   const { logs: captured, stream } = logs()
   const app = Fastify({ logger: { level: 'info', stream } })
