@@ -13,7 +13,7 @@ import type { Change, CheckResult, Report } from './report.js'
 import { providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { createAgent, proxyEnv } from './undici.js'
-import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
+import { CAUSES, describe, describeMismatch, describeNotes, statusOf } from './verdict.js'
 import type { Facts, NoteCode, Subject, Verdict } from './verdict.js'
 
 /** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
@@ -41,6 +41,8 @@ interface Entry {
   retryAfterMs: number | undefined
   /** `performance.now()` of the next scheduled check. */
   nextAt: number | undefined
+  /** Fingerprint of another credential a rejected request carried (or `UNSEEN`), until the key changes. */
+  mismatch?: string | typeof UNSEEN | undefined
 }
 
 const ALL_PROVIDERS: readonly ProviderSpec[] = Object.values(providers)
@@ -200,7 +202,36 @@ export class Guard {
     if (now - entry.lastSuspect < SUSPECT_GAP) return
     entry.lastSuspect = now
     this.#log.warn({ keyguard: { key: name, provider: entry.spec.provider.id } }, `fastify-keyguard: the upstream rejected key "${name}" at runtime; rechecking it`)
-    this.#run(entry)
+    this.#run(entry).then(() => {
+      // The key passes: whatever the upstream rejected, it was not this key.
+      if (entry.result.cause === 'valid') this.mismatch(name, UNSEEN)
+    }, () => {})
+  }
+
+  /** Whether `sent` is the key in use for `name`; `undefined` when there is none to compare with. */
+  sends (name: string, sent: string): boolean | undefined {
+    const secret = this.#entries.get(name)?.secret
+    return secret === undefined ? undefined : secret === sent
+  }
+
+  /**
+   * The upstream rejected a request that carried another credential than this key (`sent` is its
+   * fingerprint): the key is not suspected; the operator is told once per credential, in the log and
+   * in the key's notes until the key changes.
+   */
+  mismatch (name: string, sent: string | typeof UNSEEN): void {
+    const entry = this.#entries.get(name)
+    if (entry === undefined || entry.mismatch === sent) return
+    const subject = this.#subject(entry.spec, entry.spec.env, entry.result.fingerprint)
+    const previous = entry.mismatch === undefined ? undefined : describeMismatch(subject, seen(entry.mismatch)).message
+    entry.mismatch = sent
+    const { message, fix } = describeMismatch(subject, seen(sent))
+    const notes = (entry.result.notes ?? []).filter((note) => note !== previous)
+    entry.result = { ...entry.result, notes: [...notes, message] }
+    this.#version++
+    this.#report = undefined
+    const { provider, fingerprint } = entry.result
+    this.#log.warn({ keyguard: { key: name, provider, sent: seen(sent), fingerprint } }, `fastify-keyguard: ${message} Fix: ${fix}`)
   }
 
   /** Stops every timer and aborts every probe at once; a check that ends later changes nothing. */
@@ -361,6 +392,8 @@ export class Guard {
     if (verdict.httpStatus !== undefined) result.httpStatus = verdict.httpStatus
     if (verdict.requestId !== undefined) result.requestId = verdict.requestId
     if (notes.length > 0) result.notes = describeNotes(notes, subject)
+    if (entry.mismatch !== undefined && fp !== entry.result.fingerprint) entry.mismatch = undefined
+    if (entry.mismatch !== undefined) result.notes = [...result.notes ?? [], describeMismatch(subject, seen(entry.mismatch)).message]
     entry.secret = next.secret
     this.#secrets = undefined
     entry.retryAfterMs = verdict.retryAfterMs
@@ -402,6 +435,10 @@ export class Guard {
     entry.timer = setTimeout(() => { this.#run(entry) }, delay)
   }
 }
+
+/** A rejected request whose credential keyguard could not see, while the key passes its probe. */
+const UNSEEN = Symbol('unseen')
+const seen = (sent: string | typeof UNSEEN): string | undefined => sent === UNSEEN ? undefined : sent
 
 /** A check whose verdict is held back (the first `unreachable` of a working key). */
 const HOLD = Symbol('hold')

@@ -276,7 +276,8 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     const after = retryAfter(guard, doc, hit)
     if (after !== undefined) reply.header('retry-after', String(after))
     const what = hit.kind === 'unavailable' ? 'the upstream could not serve' : 'the upstream rejected our credentials'
-    request.log.warn({ keyguard: { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, replyStatus: status } }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json instead of ${status}`)
+    const keyguard = { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, sent: hit.mismatch, replyStatus: status }
+    request.log.warn({ keyguard }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json instead of ${status}`)
     done(null, JSON.stringify(doc))
   }
   return { onError, onSend }

@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Guard } from './guard.js'
+import { providers } from './providers/index.js'
 import type { ProviderSpec } from './providers/types.js'
-import { echoes, requestIdOf } from './redact.js'
+import { echoes, fingerprint, requestIdOf } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { createAgent } from './undici.js'
 import type { Env } from './source.js'
@@ -23,6 +24,8 @@ export interface UpstreamHit {
   timeout?: boolean
   /** The upstream's `Retry-After`, parsed strictly and capped, in whole seconds. */
   retryAfter?: number
+  /** Fingerprint of the credential the request carried, when it was not the guarded key. */
+  mismatch?: string
 }
 
 /** Where a request's upstream hit is kept. */
@@ -35,6 +38,34 @@ interface Target {
   provider: ProviderSpec
   origin: string
   prefix: string
+}
+
+/** Every shipped provider's public key prefixes, longest first: the fingerprint of a credential sent by mistake names its kind. */
+const KNOWN_PREFIXES: readonly string[] = Object.values(providers).flatMap((spec: ProviderSpec) => spec.key?.prefixes ?? [])
+  .sort((a, b) => b.length - a.length)
+
+/** A request header's value, whichever form the dispatch options hold headers in. */
+function headerOf (headers: unknown, name: string): string | undefined {
+  if (headers === null || typeof headers !== 'object') return undefined
+  if (Array.isArray(headers)) {
+    // undici's flat form: [name, value, name, value, …]
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1])
+    }
+    return undefined
+  }
+  const pairs = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function'
+    ? [...(headers as Iterable<[unknown, unknown]>)]
+    : Object.entries(headers)
+  for (const [key, value] of pairs) if (String(key).toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value)
+  return undefined
+}
+
+/** The credential a request carried in the provider's auth header, without its scheme (`Bearer`, `Token`). */
+export function credentialOf (headers: unknown, header: string): string | undefined {
+  const value = headerOf(headers, header.toLowerCase())?.trim()
+  if (value === undefined || value === '') return undefined
+  return header.toLowerCase() === 'authorization' ? value.replace(/^[A-Za-z]+ +/, '') : value
 }
 
 /** Whether a request path (with its query) lies under a base path: `/gw` holds `/gw/v1` and `/gw?x`, not `/gwx`. */
@@ -108,11 +139,18 @@ export class Upstream {
     }
   }
 
-  /** Records a rejecting answer for the request it was made from (if any) and suspects the key. */
-  #hit (target: Target, hit: UpstreamHit, request: Marked | undefined): void {
+  /**
+   * Records a rejecting answer for the request it was made from (if any) and suspects the key, unless
+   * the request carried another credential than the key: then the key is not to blame, and the
+   * operator is told which credential was sent (its fingerprint; the value is never kept).
+   */
+  #hit (target: Target, hit: UpstreamHit, request: Marked | undefined, sentHeaders: unknown): void {
+    const sent = credentialOf(sentHeaders, target.provider.auth?.header ?? 'authorization')
+    if (sent !== undefined && this.#guard.sends(target.name, sent) === false) hit.mismatch = fingerprint(sent, KNOWN_PREFIXES)
     // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
     if (request !== undefined && (request[kHit] === undefined || request[kHit].kind === 'unavailable')) request[kHit] = hit
-    this.#guard.suspect(target.name)
+    if (hit.mismatch === undefined) this.#guard.suspect(target.name)
+    else this.#guard.mismatch(target.name, hit.mismatch)
   }
 
   /** Records an unavailable upstream for the request (it says nothing about the key). */
@@ -148,7 +186,7 @@ export class Upstream {
           status = statusCode
           headers = {}
           for (const [name, value] of Object.entries(responseHeaders)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-          if (status === 401) this.#hit(target, this.#describe(target, status, headers), request)
+          if (status === 401) this.#hit(target, this.#describe(target, status, headers), request, opts.headers)
           else if (this.#faults && unavailable(status)) this.#fault(this.#describe(target, status, headers, true), request)
           return handler.onResponseStart?.(controller, statusCode, responseHeaders, statusMessage)
         },
@@ -158,7 +196,9 @@ export class Upstream {
         },
         onResponseEnd: (controller, trailers) => {
           // A provider's own invalid-key answer (Gemini's 400 API_KEY_INVALID) needs its body to tell.
-          if (status !== 401 && rejects(target, status, headers, peek)) this.#hit(target, this.#describe(target, status, headers), request)
+          if (status !== 401 && rejects(target, status, headers, peek)) {
+            this.#hit(target, this.#describe(target, status, headers), request, opts.headers)
+          }
           return handler.onResponseEnd?.(controller, trailers)
         },
         onResponseError: (controller, err) => {

@@ -360,3 +360,23 @@ export function transient (verdict: Verdict): boolean {
   // A timeout is not retried: a hanging provider would only hang again, and boot time would multiply.
   return ['refused', 'reset', 'closed', 'dns', 'network', 'server-error', 'cdn'].includes(verdict.reason)
 }
+
+/**
+ * The runtime face of the fourth cause: the upstream rejected a request that carried another credential
+ * than the guarded key (`sent` is its fingerprint), or, when keyguard could not see what was sent, a
+ * request was rejected while the guarded key passes its probe. The guarded key is not to blame.
+ */
+export function describeMismatch (s: Subject, sent: string | undefined): { message: string, fix: string } {
+  const guarded = s.fingerprint === undefined ? s.env : `${s.env} (${s.fingerprint})`
+  const fix = 'Build the client with app.keyguard.key(): it reads another variable, or was built with an old key before a rotation'
+  if (sent === undefined) {
+    return {
+      message: `${s.label} rejected a request at runtime, yet ${guarded} passes its probe: the request most likely carried another credential.`,
+      fix: `${fix}; pass app.keyguard.fetch to the client so keyguard can tell which credential it sent.`
+    }
+  }
+  return {
+    message: `${s.label} rejected a request at runtime that carried ${sent}, not ${guarded}; the guarded key was not at fault.`,
+    fix: `${fix}.`
+  }
+}
