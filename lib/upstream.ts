@@ -136,6 +136,9 @@ export class Upstream {
       return fn()
     } finally {
       this.#pending = undefined
+      // Entered for the rest of this turn only: what the handler started keeps its request, and the
+      // next request on this connection does not inherit it.
+      if (this.#active) this.#store.enterWith(undefined as unknown as Marked)
     }
   }
 

@@ -8,6 +8,9 @@ import type { FastifyKeyguardOptions } from '../../index.js'
 import { logs } from '../helpers/app.js'
 import { startStub } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
+import { kHit } from '../../lib/upstream.js'
+import { Client } from 'undici'
+import type { AddressInfo } from 'node:net'
 
 const GOOD = 'fw_' + 'G'.repeat(32)
 const CHAT = '/inference/v1/chat/completions'
@@ -160,4 +163,33 @@ test('a config.keyguard naming no guarded key, declared after keyguard loaded, f
   const err = await app.ready().then(() => undefined, (error: Error) => error)
   t.match(err, { code: 'FST_KEYGUARD_OPTIONS', message: /route GET \/x: config\.keyguard names a key that is not guarded/ })
   t.notMatch(String(err?.message), /QQQQQQQQ/)
+})
+
+test('the request entered by the handler that first creates the watching client does not leak into the next request on its connection', async (t) => {
+  const stub = await startStub({ keys: [GOOD] })
+  t.teardown(() => stub.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { interval: 0 } })
+  let first: object | undefined
+  app.get('/first', async (request) => {
+    first = request
+    // The first use of the watching client, inside a handler.
+    const res = await app.keyguard.fetch(`${stub.url}/v1/models`, { headers: { authorization: `Bearer ${GOOD}` } })
+    t.equal(res.status, 200)
+    return res.status
+  })
+  app.get('/second', {
+    // An upstream call outside any handler's context: it must not be tied to /first.
+    onRequest: async () => { await (await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', body: '{}' })).text() }
+  }, async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const client = new Client(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, { pipelining: 1 })
+  t.teardown(() => client.close())
+  t.equal((await client.request({ method: 'GET', path: '/first' })).statusCode, 200)
+  stub.set('auth', { keys: [] })
+  const second = await client.request({ method: 'GET', path: '/second' })
+  await second.body.text()
+  t.equal(second.statusCode, 200)
+  t.equal((first as Record<symbol, unknown>)[kHit], undefined, 'the 401 of the next request on the connection was not tied to /first')
 })
