@@ -24,6 +24,8 @@ import { childEnv, memoryIo } from './helpers/cli.js'
 import { startStub } from './helpers/stub.js'
 
 const KEY = 'fw_' + 'K'.repeat(8) + 'q1w2e3r4t5y6u7i8o9p0'
+/** A key of the custom provider below. */
+const ACME = 'acme_' + 'M'.repeat(8) + 'z9x8c7v6b5n4m3l2k1j0'
 const SEED = Number(process.env.KEYGUARD_FUZZ_SEED ?? 20_251_111)
 
 /** A custom provider whose probe answers at `baseUrl`, with the given `classify`. */
@@ -107,18 +109,18 @@ const verdicts: Record<string, ProviderSpec['classify']> = {
 
 for (const [kind, classify] of Object.entries(verdicts)) {
   test(`hardening #1: a custom classify returning ${kind} is a safe verdict at ready() and on timer rechecks`, async (t) => {
-    const stub = await startStub({ keys: [KEY] })
+    const stub = await startStub({ keys: [ACME] })
     t.teardown(() => stub.close())
-    const { app, logs } = await appWith({ keys: [{ provider: custom(stub.url, classify) }], env: { ACME_API_KEY: KEY }, probe: { interval: 20, jitter: 0 } })
+    const { app, logs } = await appWith({ keys: [{ provider: custom(stub.url, classify) }], env: { ACME_API_KEY: ACME }, probe: { interval: 20, jitter: 0 }, onInvalid: 'degrade' })
     t.teardown(() => app.close())
     await app.ready()
     const check = app.keyguard.report().checks.acme
     t.ok(['unreachable', 'rejected', 'limited'].includes(check?.cause as string), `cause ${check?.cause as string}`)
     t.equal(typeof check?.message, 'string')
-    t.notMatch(check?.message, /^\[|function|object Object/, 'a sentence, not a prototype member rendered')
+    t.notMatch(check?.message, /^\[|function|object Object|unexpected HTTP/, 'a sentence of its cause, not a prototype member rendered')
     t.ok(await until(() => stub.hits >= 3), 'timer rechecks keep running')
     if (!/reason/.test(kind)) {
-      t.equal(check?.reason, 'internal')
+      t.equal(check?.reason, 'provider-code')
       t.ok(logs.records().some((r) => r.level === 50 && /classify/.test(String(r.msg))), 'a log line names the custom classify')
     }
   })
@@ -273,26 +275,25 @@ async function attacker (): Promise<{ url: string, hits: () => number, close: ()
 
 test('hardening #4: a KeySpec whose baseUrl comes from its prototype never sends the key there', async (t) => {
   const evil = await attacker()
-  const honest = await startStub({ keys: [KEY] })
+  const honest = await startStub({ keys: [ACME] })
   t.teardown(async () => { await evil.close(); await honest.close() })
   const spec = Object.assign(Object.create({ baseUrl: evil.url, value: 'fw_' + 'P'.repeat(30) }) as KeySpec, { provider: custom(honest.url) })
-  const { app } = await appWith({ keys: [spec], env: { ACME_API_KEY: KEY }, probe: { interval: 0 } })
+  const { app } = await appWith({ keys: [spec], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
   t.teardown(() => app.close())
   await app.ready()
   t.equal(evil.hits(), 0, 'zero hits on the prototype origin')
   t.equal(honest.hits, 1, 'the probe went to the own baseUrl')
-  t.equal(honest.lastKey(), KEY, 'and the prototype value was not used')
+  t.equal(honest.lastKey(), ACME, 'and the prototype value was not used')
 })
 
 test('hardening #4: a polluted Object.prototype changes no option', async (t) => {
   const evil = await attacker()
-  const honest = await startStub({ keys: [KEY] })
+  const honest = await startStub({ keys: [ACME] })
   t.teardown(async () => { await evil.close(); await honest.close() })
   let dispatched = 0
   const polluted: Record<string, unknown> = {
     baseUrl: evil.url,
     dispatcher: { dispatch: () => { dispatched++; return false } },
-    value: 'fw_' + 'P'.repeat(30),
     FIREWORKS_API_KEY_FILE: '/etc/passwd',
     HTTPS_PROXY: evil.url,
     HTTP_PROXY: evil.url,
@@ -302,7 +303,7 @@ test('hardening #4: a polluted Object.prototype changes no option', async (t) =>
   const proto = Object.prototype as Record<string, unknown>
   for (const [name, value] of Object.entries(polluted)) Object.defineProperty(proto, name, { value, configurable: true, writable: true })
   try {
-    const { app } = await appWith({ keys: [{ provider: custom(honest.url) }], env: { ACME_API_KEY: KEY }, probe: { interval: 0 }, health: {}, problem: {} })
+    const { app } = await appWith({ keys: [{ provider: custom(honest.url) }], env: { ACME_API_KEY: ACME }, probe: { interval: 0 }, health: {}, problem: {} })
     await app.ready()
     t.equal(app.keyguard.report().checks.acme?.cause, 'valid')
     await app.close()
@@ -311,7 +312,7 @@ test('hardening #4: a polluted Object.prototype changes no option', async (t) =>
   }
   t.equal(evil.hits(), 0, 'zero hits on the polluted origin or proxy')
   t.equal(dispatched, 0, 'no polluted dispatcher or callback ran')
-  t.equal(honest.lastKey(), KEY)
+  t.equal(honest.lastKey(), ACME)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -384,8 +385,8 @@ test('hardening #6: _FILE paths with control characters are escaped in every mes
     const text = JSON.stringify(app.keyguard.report()) + captured.text()
     const check = app.keyguard.report().checks.fireworks
     await app.close()
-    t.notMatch(check?.message, /[\u0000-\u001f\u007f-\u009f\u202e]/, 'no raw control character in the message')
-    t.notMatch(check?.fix, /[\u0000-\u001f\u007f-\u009f\u202e]/, 'nor in the fix')
+    t.notMatch(check?.message, /[\p{Cc}\u202e]/u, 'no raw control character in the message')
+    t.notMatch(check?.fix, /[\p{Cc}\u202e]/u, 'nor in the fix')
     t.match(text, /\\u00(?:0A|1B)|\\u202E/i, 'escaped instead')
   }
 })
