@@ -14,7 +14,8 @@ import type { Verdict } from './verdict.js'
 export const BODY_CAP = 16 * 1024
 /** Longest `Retry-After` honoured. */
 export const RETRY_AFTER_CAP = 10 * 60_000
-const BACKOFF = { base: 200, cap: 2_000 }
+/** Waits between attempts of one probe: full jitter up to base·2ⁿ ms, at most `cap`. */
+export const PROBE_BACKOFF = Object.freeze({ base: 200, cap: 2_000 })
 
 /** How one probe runs. */
 export interface ProbeSettings {
@@ -208,8 +209,8 @@ export async function probe (baseUrl: string, provider: ProviderSpec, key: strin
     if (settings.signal.aborted || (round > 0 && left < 50)) break
     verdict = await attempt(url, provider, key, settings, Math.max(1, Math.min(settings.timeout, left)))
     if (!transient(verdict) || round === settings.retries || settings.signal.aborted) break
-    const backoff = random() * Math.min(BACKOFF.cap, BACKOFF.base * 2 ** round)
-    const wait = Math.min(verdict.retryAfterMs ?? backoff, BACKOFF.cap)
+    const backoff = random() * Math.min(PROBE_BACKOFF.cap, PROBE_BACKOFF.base * 2 ** round)
+    const wait = Math.min(verdict.retryAfterMs ?? backoff, PROBE_BACKOFF.cap)
     if (performance.now() + wait + 50 > deadline) break
     await sleep(wait, settings.signal)
   }

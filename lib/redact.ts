@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto'
 import { providers } from './providers/index.js'
 import type { ProviderSpec } from './providers/types.js'
 
+/** Keys shorter than `shortest` characters get a hash tag of `hexDigits` hex digits. */
+export const FINGERPRINT = Object.freeze({ shortest: 24, hexDigits: 8 })
+
 /**
  * A short tag that tells keys apart without revealing them: the provider's public prefix (if the key
  * has one), `…` and the last four characters, as provider dashboards show them (`fw_…a1b2`). Keys
@@ -9,7 +12,7 @@ import type { ProviderSpec } from './providers/types.js'
  * short key are too large a share of it.
  */
 export function fingerprint (key: string, prefixes: readonly string[] = []): string {
-  if (key.length < 24) return 'sha256:' + createHash('sha256').update(key).digest('hex').slice(0, 8)
+  if (key.length < FINGERPRINT.shortest) return 'sha256:' + createHash('sha256').update(key).digest('hex').slice(0, FINGERPRINT.hexDigits)
   const prefix = prefixes.find((p) => key.startsWith(p)) ?? ''
   return `${prefix}…${key.slice(-4)}`
 }
