@@ -126,6 +126,26 @@ for (const [kind, classify] of Object.entries(verdicts)) {
   })
 }
 
+test('hardening #1: a custom valid() that throws or returns a Promise is no valid key', async (t) => {
+  const stub = await startStub({ keys: [ACME] })
+  t.teardown(() => stub.close())
+  for (const valid of [() => { throw new Error('valid bug') }, async () => true]) {
+    const { app, logs } = await appWith({ keys: [{ provider: custom(stub.url, undefined, { valid: valid as never }) }], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
+    await app.ready()
+    const check = app.keyguard.report().checks.acme
+    await app.close()
+    t.equal(check?.cause, 'unreachable')
+    t.not(check?.cause, 'valid', 'a Promise is not true')
+    t.equal(logs.records().filter((r) => /ProviderSpec failed/.test(String(r.msg)) && r.err !== undefined).length, valid.constructor.name === 'AsyncFunction' ? 0 : 1)
+  }
+  const headers = Object.assign(Object.create({ authorization: 'Bearer stolen' }) as Record<string, string>, { 'acme-version': '1' })
+  const { app } = await appWith({ keys: [{ provider: custom(stub.url, undefined, { probe: { path: '/v1/models', headers } }) }], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
+  await app.ready()
+  await app.close()
+  t.equal(stub.requests.at(-1)?.headers['acme-version'], '1', 'own probe headers are sent')
+  t.equal(stub.lastKey(), ACME, 'inherited ones are not')
+})
+
 test('hardening #1: describe() and the cause table are read as own properties', async (t) => {
   const subject = { label: 'Acme', where: 'ACME_API_KEY', env: 'ACME_API_KEY' }
   for (const reason of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
@@ -163,6 +183,15 @@ test('hardening #2: a key in the env slot, the name slot or a _FILE variable is 
   t.same(leaks(report + captured.text(), KEY), [], 'a key in the _FILE variable is not printed as a path')
 })
 
+test('hardening #2: a variable whose name is a key is not offered by name', async (t) => {
+  const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { [`FIREWORKS_KEY_${KEY}`]: 'x', FIREWORKS_KEY: 'y' }, onInvalid: 'degrade' })
+  t.teardown(() => app.close())
+  await app.ready()
+  const message = app.keyguard.report().checks.fireworks?.message
+  t.match(message, /FIREWORKS_KEY, \(a variable whose name looks like a key, \d+ characters\)/)
+  t.same(leaks(String(message) + captured.text(), KEY), [])
+})
+
 test('hardening #2: key(KEY) and recheck(KEY) never print the key', async (t) => {
   const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY: KEY }, probe: false })
   t.teardown(() => app.close())
@@ -174,6 +203,7 @@ test('hardening #2: key(KEY) and recheck(KEY) never print the key', async (t) =>
   t.match(errors[0], /No key named a value that looks like a key/)
   t.match(app.keyguard.key.bind(null, 'fireworkz'), /./, 'typos still work')
   t.throws(() => app.keyguard.key('fireworkz'), /No key named "fireworkz"/, 'a plain name is still quoted')
+  t.throws(() => app.keyguard.key(42 as never), /No key named a number/, 'not a string')
   t.same(leaks(errors.join('\n') + captured.text(), KEY), [])
 })
 
@@ -191,6 +221,9 @@ test('hardening #2: safeName() quotes plain names and describes secret-like ones
   t.equal(safeName('openai.backup-2'), '"openai.backup-2"')
   t.equal(safeName(KEY), 'a value that looks like a key (31 characters)')
   t.equal(safeName('a\u001b[31mb'), '"a\\u001B[31mb"', 'control characters escaped')
+  t.equal(safeName(null), 'null')
+  t.equal(safeName(42), 'a number')
+  t.equal(safeName('say "hi"'), '"say \\"hi\\""', 'quotes escaped')
 })
 
 test('hardening #2: property — no option, decorator argument or CLI flag that receives a key echoes a piece of it', async (t) => {
