@@ -18,7 +18,8 @@ import { Guard } from '../lib/guard.js'
 import { resolveOptions } from '../lib/options.js'
 import { providers } from '../lib/providers/index.js'
 import { echoes, requestIdOf, safeName, scrub, SecretForms } from '../lib/redact.js'
-import { describe as describeVerdict } from '../lib/verdict.js'
+import { classify, describe as describeVerdict, statusOf } from '../lib/verdict.js'
+import type { Cause } from '../lib/verdict.js'
 import { appWith, leaks, logs, until } from './helpers/app.js'
 import { childEnv, memoryIo } from './helpers/cli.js'
 import { startStub } from './helpers/stub.js'
@@ -144,6 +145,18 @@ test('hardening #1: a custom valid() that throws or returns a Promise is no vali
   await app.close()
   t.equal(stub.requests.at(-1)?.headers['acme-version'], '1', 'own probe headers are sent')
   t.equal(stub.lastKey(), ACME, 'inherited ones are not')
+})
+
+test('hardening #1: classify() and statusOf() fail closed on what is not theirs', async (t) => {
+  const answer = { status: 200, headers: {}, text: '{}', json: {}, truncated: false }
+  const faults: Error[] = []
+  const odd = custom('https://acme.example', () => { throw null }) // eslint-disable-line no-throw-literal
+  t.match(classify(answer, odd, 'https://acme.example', (err) => faults.push(err)), { cause: 'unreachable', reason: 'provider-code' })
+  t.match(faults[0]?.message, /non-Error value \(null\)/)
+  const numbered = custom('https://acme.example', () => ({ cause: 'unreachable', reason: 5 as never }))
+  t.equal(classify(answer, numbered, 'https://acme.example').reason, 'unexpected-status')
+  t.equal(statusOf('constructor' as Cause, 'warn'), 'fail', 'a cause outside the table fails closed')
+  t.equal(statusOf('valid', 'warn'), 'pass')
 })
 
 test('hardening #1: describe() and the cause table are read as own properties', async (t) => {
