@@ -153,6 +153,8 @@ test('hardening #1: classify() and statusOf() fail closed on what is not theirs'
   const odd = custom('https://acme.example', () => { throw null }) // eslint-disable-line no-throw-literal
   t.match(classify(answer, odd, 'https://acme.example', (err) => faults.push(err)), { cause: 'unreachable', reason: 'provider-code' })
   t.match(faults[0]?.message, /non-Error value \(null\)/)
+  const thrower = custom('https://acme.example', () => { throw 7 }) // eslint-disable-line no-throw-literal
+  t.equal(classify(answer, thrower, 'https://acme.example').reason, 'provider-code', 'no onFault given: still a verdict')
   const numbered = custom('https://acme.example', () => ({ cause: 'unreachable', reason: 5 as never }))
   t.equal(classify(answer, numbered, 'https://acme.example').reason, 'unexpected-status')
   t.equal(statusOf('constructor' as Cause, 'warn'), 'fail', 'a cause outside the table fails closed')
