@@ -8,6 +8,7 @@ import { checkBaseUrl, DEFAULTS, resolveOptions } from './options.js'
 import type { KeySpec } from './options.js'
 import { providers } from './providers/index.js'
 import type { ProviderId } from './providers/index.js'
+import { looksLikeKey } from './redact.js'
 import type { CheckResult, Report } from './report.js'
 import { nearMisses, providerWords } from './source.js'
 import type { Env } from './source.js'
@@ -29,7 +30,7 @@ export interface CliIo {
 /** Exit codes: sysexits' `EX_USAGE` for bad arguments. */
 export const EXIT = Object.freeze({ pass: 0, fail: 1, warn: 2, usage: 64 })
 
-const STATUS_EXIT: Record<Status, number> = { pass: EXIT.pass, warn: EXIT.warn, fail: EXIT.fail }
+const STATUS_EXIT: Readonly<Record<Status, number>> = Object.freeze({ pass: EXIT.pass, warn: EXIT.warn, fail: EXIT.fail })
 const KNOWN = Object.keys(providers) as ProviderId[]
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const MAX_TIMEOUT = 600_000
@@ -118,6 +119,9 @@ function plan (parsed: Parsed): Plan {
     if (ids.length !== 1) throw new UsageError('--env and --base-url apply to one provider: name exactly one')
     const spec: KeySpec = { provider: out.ids[0] as ProviderId }
     if (parsed.env !== undefined) {
+      if (looksLikeKey(parsed.env)) {
+        throw new UsageError(`--env takes the name of a variable (e.g. ${providers[out.ids[0] as ProviderId].env}), and was given a value that looks like a key; it is not shown. Pass the name: --env MY_KEY_VARIABLE`)
+      }
       if (!ENV_NAME.test(parsed.env)) throw new UsageError('--env must be an environment variable name (letters, digits and _, not starting with a digit)')
       spec.env = parsed.env
     }

@@ -2,15 +2,15 @@ import { setMaxListeners } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { FST_KEYGUARD_KEY_UNAVAILABLE } from './errors.js'
-import { inspect } from './inspect.js'
+import { inspect, KEY_LENGTH } from './inspect.js'
 import type { ResolvedKey, ResolvedOptions } from './options.js'
 import { probe, sleep } from './probe.js'
 import { foreignPrefixes, providers } from './providers/index.js'
 import type { ProviderSpec } from './providers/types.js'
-import { fingerprint, scrub } from './redact.js'
+import { fingerprint, safeName, scrub, scrubError, SecretForms } from './redact.js'
 import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
-import { providerWords, readSource } from './source.js'
+import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { createAgent, proxyEnv } from './undici.js'
 import { CAUSES, describe, describeMismatch, describeNotes, statusOf } from './verdict.js'
@@ -19,12 +19,23 @@ import type { Facts, NoteCode, Subject, Verdict } from './verdict.js'
 /** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
 export const SUSPECT_GAP = 5_000
 /** Re-reads of a changed, now-broken source before it counts (a half-written file during rotation). */
-const SETTLE = { tries: 3, wait: 250 }
-const BACKOFF = { base: 1_000, cap: 300_000, floor: 100 }
+export const SETTLE = Object.freeze({ tries: 3, wait: 250 })
+/** Rechecks of a failing or unreachable key: full jitter up to base·2ⁿ, at most `cap`, at least `floor` ms. */
+export const BACKOFF = Object.freeze({ base: 1_000, cap: 300_000, floor: 100 })
 /** Consecutive `unreachable` verdicts before a passing key fails under `onUnreachable: 'degrade' | 'refuse'`. */
 const STRIKES = 2
 /** Keys checked at once at boot. */
-const CONCURRENCY = 32
+export const CONCURRENCY = 32
+/** `Retry-After` (s) of a gated route: the time to the next check, within these bounds; `none` when none is scheduled. */
+export const GATE_RETRY_AFTER = Object.freeze({ min: 1, max: 300, none: 60 })
+
+/**
+ * Longest value inspected, in UTF-16 units: beyond it a value is refused as too long without being
+ * split or scanned (a 50 MB `value` would block the event loop for seconds). Twice the provider's
+ * longest key, so a key of astral characters is still judged by inspection, and never below the
+ * `_FILE` size cap.
+ */
+export const inspectable = (maxLength: number = KEY_LENGTH.max): number => Math.max(MAX_KEY_FILE, 2 * maxLength)
 
 interface Entry {
   spec: ResolvedKey
@@ -58,6 +69,8 @@ export class Guard {
   readonly #entries = new Map<string, Entry>()
   readonly #controller = new AbortController()
   readonly #random: () => number
+  /** The forms of this app's secrets, for scrubbing and echo checks; emptied on close. */
+  readonly forms = new SecretForms()
   #closed = false
   #draining = false
   #version = 0
@@ -147,6 +160,11 @@ export class Guard {
     return entry.secret
   }
 
+  /** `text` without any of this app's secrets, in any form. */
+  scrub (text: string): string {
+    return scrub(text, this.secrets(), this.forms)
+  }
+
   /** Every current secret, for scrubbing text that may echo one. */
   secrets (): readonly string[] {
     this.#secrets ??= [...this.#entries.values()].flatMap((entry) => entry.secret === undefined ? [] : [entry.secret])
@@ -170,8 +188,8 @@ export class Guard {
       const next = this.#entries.get(name)?.nextAt
       if (next !== undefined) soonest = Math.min(soonest, next - now)
     }
-    if (soonest === Infinity) return 60
-    return Math.min(300, Math.max(1, Math.ceil(soonest / 1000)))
+    if (soonest === Infinity) return GATE_RETRY_AFTER.none
+    return Math.min(GATE_RETRY_AFTER.max, Math.max(GATE_RETRY_AFTER.min, Math.ceil(soonest / 1000)))
   }
 
   /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
@@ -247,6 +265,7 @@ export class Guard {
       this.#dispatcher?.destroy().catch(() => {})
       this.#dispatcher = undefined
     }
+    this.forms.clear()
   }
 
   #pick (name: string | undefined): Entry {
@@ -254,8 +273,9 @@ export class Guard {
       if (this.#entries.size === 1) return this.#entries.values().next().value as Entry
       throw new FST_KEYGUARD_KEY_UNAVAILABLE(`Several keys are guarded (${this.names().join(', ')}); name one`)
     }
-    const entry = this.#entries.get(name)
-    if (entry === undefined) throw new FST_KEYGUARD_KEY_UNAVAILABLE(`No key named "${name}"; guarded keys: ${this.names().join(', ')}`)
+    // A key passed where its name belongs (key(process.env.X)) must not reach the message.
+    const entry = typeof name === 'string' ? this.#entries.get(name) : undefined
+    if (entry === undefined) throw new FST_KEYGUARD_KEY_UNAVAILABLE(`No key named ${safeName(name)}; guarded keys: ${this.names().join(', ')}`)
     return entry
   }
 
@@ -286,7 +306,7 @@ export class Guard {
   #internal (entry: Entry, err: unknown): Next {
     // Only errors reach here (env-schema's, say); their message may quote a value, so it is scrubbed.
     const { code, message } = err as NodeJS.ErrnoException
-    this.#log.error({ keyguard: { key: entry.spec.name, code }, err: { message: scrub(String(message), this.secrets()), code } }, 'fastify-keyguard: checking a key failed unexpectedly')
+    this.#log.error({ keyguard: { key: entry.spec.name, code }, err: { message: this.scrub(String(message)), code } }, 'fastify-keyguard: checking a key failed unexpectedly')
     return { verdict: { cause: 'unreachable', reason: 'internal' }, reading: { source: 'none', where: entry.spec.env, notes: [] }, notes: [], secret: entry.secret }
   }
 
@@ -321,7 +341,12 @@ export class Guard {
     const source = { name: spec.name, env: spec.env, value: spec.value, words: providerWords(spec.provider.id, spec.env) }
     const reading = await readSource(source, await this.#env())
     if (reading.verdict !== undefined) return { reading, verdict: reading.verdict, notes: reading.notes }
-    const inspection = inspect(reading.value as string, spec.provider, ALL_PROVIDERS, foreignPrefixes)
+    const value = reading.value as string
+    const max = spec.provider.key?.maxLength
+    if (value.length > inspectable(max)) {
+      return { reading, verdict: { cause: 'malformed', reason: 'too-long', facts: { length: value.length, max: max ?? KEY_LENGTH.max } }, notes: reading.notes }
+    }
+    const inspection = inspect(value, spec.provider, ALL_PROVIDERS, foreignPrefixes)
     const notes = [...reading.notes, ...inspection.notes]
     if (!inspection.ok) return { reading, verdict: inspection.verdict, notes }
     return { reading, secret: inspection.key, notes }
@@ -350,6 +375,8 @@ export class Guard {
       dispatcher: this.#transport(),
       signal: this.#controller.signal,
       random: this.#random,
+      forms: this.forms,
+      onFault: (err) => this.#callbackFailed(err, `the classify() or valid() of the ${spec.provider.label} ProviderSpec failed`, spec.name),
       ...(deadline === undefined ? {} : { deadline })
     })
     const verdict = await send(read.secret as string)
@@ -406,14 +433,32 @@ export class Guard {
     if (level === 'info' && result.notes !== undefined) level = 'warn'
     const { name, provider, env, status, cause, reason, httpStatus, latencyMs } = result
     this.#log[level]({ keyguard: { key: name, provider, env, status, cause, reason, fingerprint: fp, httpStatus, latencyMs, from: previous.cause, notes: result.notes } }, `fastify-keyguard: ${message}${cause === 'valid' || cause === 'unchecked' ? '' : ` Fix: ${fix}`}`)
-    if (this.#options.onChange !== undefined) {
-      const change: Change = { name, previous, current: structuredClone(result) }
-      try {
-        this.#options.onChange(this.report(), change)
-      } catch (err) {
-        this.#log.error({ err }, 'fastify-keyguard: the onChange callback threw')
+    if (this.#options.onChange !== undefined) this.#notify(this.#options.onChange, { name, previous, current: structuredClone(result) })
+  }
+
+  /**
+   * Calls the application's `onChange`. Whatever it does — throw, return a Promise that rejects (an
+   * `async` alert hook whose webhook is down), a thenable — the failure is logged once, never thrown
+   * and never an unhandled rejection.
+   */
+  #notify (onChange: NonNullable<ResolvedOptions['onChange']>, change: Change): void {
+    const failed = (err: unknown): void => this.#callbackFailed(err, 'the onChange callback threw or rejected', change.name)
+    try {
+      const returned: unknown = onChange(this.report(), change)
+      if (returned !== null && (typeof returned === 'object' || typeof returned === 'function')) {
+        const then = (returned as { then?: unknown }).then
+        if (typeof then === 'function') Promise.resolve(returned).then(undefined, failed)
       }
+    } catch (err) {
+      failed(err)
     }
+  }
+
+  /** Logs what the application's code threw, once, as `{ err }`, scrubbed of every key. */
+  #callbackFailed (err: unknown, what: string, key: string): void {
+    const error = err instanceof Error ? err : new Error(`a non-Error value was thrown (${err === null ? 'null' : typeof err})`)
+    scrubError(error, this.secrets(), this.forms)
+    this.#log.error({ keyguard: { key }, err: error }, `fastify-keyguard: ${what}`)
   }
 
   #schedule (entry: Entry, failing = false): void {
@@ -432,7 +477,8 @@ export class Guard {
     }
     if (entry.retryAfterMs !== undefined) delay = Math.max(delay, entry.retryAfterMs)
     entry.nextAt = performance.now() + delay
-    entry.timer = setTimeout(() => { this.#run(entry) }, delay)
+    // unref: a recheck never keeps the process alive (an app whose listen() failed must be able to exit).
+    entry.timer = setTimeout(() => { this.#run(entry) }, delay).unref()
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Guard } from './guard.js'
+import type { HealthDetails } from './options.js'
 import type { Report } from './report.js'
 
 /** A readiness body in the draft-inadarei-api-health-check shape. */
@@ -19,7 +20,10 @@ export interface HealthBody {
 const LIVE = JSON.stringify({ status: 'pass' })
 const CLOSING = JSON.stringify({ status: 'fail' })
 
-/** The readiness body: statuses and cause codes only; messages, fixes and fingerprints stay in the logs. */
+/**
+ * The readiness body: the overall status, and with `details` each key's status and cause code.
+ * Messages, fixes, variable names and fingerprints stay in the logs.
+ */
 export function readinessBody (report: Report, details: boolean): HealthBody {
   if (!details) return { status: report.status }
   const checks: NonNullable<HealthBody['checks']> = {}
@@ -44,11 +48,12 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
  * answers from the guard's cached state, re-rendered only when a key changes: a hit never causes an
  * upstream request and stays fast while a probe hangs.
  */
-export function healthRoutes (guard: Guard, options: { live: string | false, ready: string | false, details: boolean }) {
+export function healthRoutes (guard: Guard, options: { live: string | false, ready: string | false, details: HealthDetails }) {
   return async function keyguardHealth (child: FastifyInstance): Promise<void> {
     let version = -1
     let status = 503
-    let body = ''
+    // [anonymous, verbose]: an anonymous caller learns the overall status only, unless details is 'always'.
+    let bodies: [string, string] = ['', '']
     child.setErrorHandler((_err, _request, reply) => send(reply, 500, CLOSING))
     // rateLimit: false exempts the routes from @fastify/rate-limit; keyguardHealth lets an app's auth hook skip them.
     const config = { rateLimit: false, keyguardHealth: true }
@@ -56,15 +61,18 @@ export function healthRoutes (guard: Guard, options: { live: string | false, rea
       child.get(options.live, { config }, (_request, reply) => send(reply, 200, LIVE))
     }
     if (options.ready !== false) {
-      child.get(options.ready, { config }, (_request, reply) => {
+      child.get(options.ready, { config }, (request, reply) => {
         if (guard.draining) return send(reply, 503, CLOSING)
         if (version !== guard.version) {
           const report = guard.report()
           version = guard.version
           status = report.status === 'fail' ? 503 : 200
-          body = JSON.stringify(readinessBody(report, options.details))
+          const verbose = JSON.stringify(readinessBody(report, options.details !== false))
+          bodies = [options.details === 'always' ? verbose : JSON.stringify(readinessBody(report, false)), verbose]
         }
-        return send(reply, status, body)
+        // `?verbose`, as the Kubernetes API server's /readyz: any value, even none, asks for it.
+        const asked = Object.hasOwn(request.query as object, 'verbose')
+        return send(reply, status, bodies[asked ? 1 : 0])
       })
     }
   }

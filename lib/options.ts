@@ -3,6 +3,7 @@ import { FST_KEYGUARD_OPTIONS, PROBLEM_TYPES } from './errors.js'
 import { foreignPrefixes, providers } from './providers/index.js'
 import type { ProviderId } from './providers/index.js'
 import type { ProviderSpec } from './providers/types.js'
+import { looksLikeKey } from './redact.js'
 import type { Change, Report } from './report.js'
 import type { Env } from './source.js'
 import type { UnreachablePolicy } from './verdict.js'
@@ -54,9 +55,18 @@ export interface HealthOptions {
   live?: string | false
   /** Readiness path, or `false` for none. @default '/readyz' */
   ready?: string | false
-  /** `false`: readiness bodies hold only `status`. @default true */
-  details?: boolean
+  /**
+   * What a readiness body tells: `'verbose'` — the overall `status` only, and each key's status and
+   * cause code when the request asks with `?verbose` (as the Kubernetes API server does); `'always'` —
+   * each key's status and cause in every body; `false` — `status` only, always. Fingerprints, messages
+   * and variable names are never in a health body. `true` is a deprecated alias of `'always'`.
+   * @default 'verbose'
+   */
+  details?: HealthDetails | true
 }
+
+/** What readiness bodies tell: see `HealthOptions.details`. */
+export type HealthDetails = 'verbose' | 'always' | false
 
 /** Upstream-401 conversion. */
 export interface ProblemOptions {
@@ -104,7 +114,7 @@ export interface FastifyKeyguardOptions {
   dotenv?: boolean | string
   /** The live probe, or `false` to inspect offline only. @default { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 } */
   probe?: false | ProbeOptions
-  /** The health routes, or `false` for none. @default { live: '/livez', ready: '/readyz', details: true } */
+  /** The health routes, or `false` for none. @default { live: '/livez', ready: '/readyz', details: 'verbose' } */
   health?: false | HealthOptions
   /** Upstream-401 conversion, or `false` to leave errors alone. @default { status: 502 } */
   problem?: false | ProblemOptions
@@ -118,7 +128,7 @@ export const DEFAULTS = Object.freeze({
   onUnreachable: 'warn' as const,
   dotenv: false as const,
   probe: Object.freeze({ timeout: 5_000, retries: 2, interval: 600_000, jitter: 0.2 }),
-  health: Object.freeze({ live: '/livez' as const, ready: '/readyz' as const, details: true }),
+  health: Object.freeze({ live: '/livez' as const, ready: '/readyz' as const, details: 'verbose' as HealthDetails }),
   problem: Object.freeze({ status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false })
 })
 
@@ -141,13 +151,30 @@ export interface ResolvedOptions {
   env: Env
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
-  health: { live: string | false, ready: string | false, details: boolean } | false
+  health: { live: string | false, ready: string | false, details: HealthDetails } | false
   problem: { status: number, type: string, unavailable: boolean, recognise?: (error: unknown) => boolean | string } | false
   onChange?: (report: Report, change: Change) => void
 }
 
 function bad (message: string): never {
   throw new FST_KEYGUARD_OPTIONS(message)
+}
+
+/** Ranges of the numeric options (the README's tables are checked against these). */
+export const LIMITS = Object.freeze({
+  timeout: Object.freeze({ min: 1, max: 600_000 }),
+  retries: Object.freeze({ min: 0, max: 10 }),
+  interval: Object.freeze({ min: 0, max: 2 ** 31 - 1 }),
+  status: Object.freeze({ min: 500, max: 599 })
+})
+
+/**
+ * The object's own enumerable properties, on an object without a prototype: options are read from
+ * here, so a field inherited from a prototype (an `Object.create(defaults)` spec, a polluted
+ * `Object.prototype.baseUrl`) is never taken for one the application set.
+ */
+export function own<T extends object> (value: T): T {
+  return Object.assign(Object.create(null) as T, value)
 }
 
 // The start of a credential of any provider or service keyguard knows, and generic secret-ish prefixes.
@@ -206,14 +233,24 @@ export function checkBaseUrl (value: unknown, path: string): string {
   return url.origin + url.pathname.replace(/\/+$/, '')
 }
 
+/** A provider's spec, own properties only, nested objects included, without prototypes. */
+function ownProvider (spec: ProviderSpec): ProviderSpec {
+  const s = own(spec)
+  for (const field of ['probe', 'auth', 'key'] as const) {
+    if (isObject(s[field])) (s as unknown as Record<string, unknown>)[field] = own(s[field] as object)
+  }
+  return s
+}
+
 function checkProvider (spec: unknown, path: string): ProviderSpec {
   if (!isObject(spec)) return bad(`option "${path}" must be a provider id or a ProviderSpec object; received ${got(spec)}`)
-  const s = spec as unknown as ProviderSpec
+  const s = ownProvider(spec as unknown as ProviderSpec)
   if (typeof s.id !== 'string' || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(s.id)) bad(`option "${path}.id" must be lower-case letters, digits and "-"; received ${got(s.id)}`)
   if (typeof s.label !== 'string' || s.label === '') bad(`option "${path}.label" must be a non-empty string; received ${got(s.label)}`)
   if (typeof s.env !== 'string' || !ENV_NAME.test(s.env)) bad(`option "${path}.env" must be an environment variable name; received ${got(s.env)}`)
   checkBaseUrl(s.baseUrl, `${path}.baseUrl`)
   if (!isObject(s.probe) || typeof s.probe.path !== 'string' || !s.probe.path.startsWith('/')) bad(`option "${path}.probe.path" must be a path starting with "/"`)
+  if (s.probe.headers !== undefined) s.probe.headers = own(s.probe.headers)
   if (s.probe.method !== undefined) oneOf(s.probe.method, `${path}.probe.method`, ['GET', 'POST'])
   if (s.auth !== undefined && (!isObject(s.auth) || typeof s.auth.header !== 'string' || !/^[A-Za-z0-9-]+$/.test(s.auth.header))) bad(`option "${path}.auth.header" must be a header name`)
   if (s.valid !== undefined && typeof s.valid !== 'function') bad(`option "${path}.valid" must be a function; received ${got(s.valid)}`)
@@ -227,25 +264,33 @@ function checkProvider (spec: unknown, path: string): ProviderSpec {
 }
 
 const KNOWN = Object.keys(providers).join(', ')
+const SHIPPED = providers as Record<string, ProviderSpec>
+/** A shipped provider by id, own properties only (`constructor` is no provider). */
+const shipped = (id: string): ProviderSpec | undefined => Object.hasOwn(SHIPPED, id) ? SHIPPED[id] : undefined
+
+/** Refuses a key put where a name belongs, without echoing it. */
+function notAKey (value: string, path: string, what: string, fix: string): void {
+  if (looksLikeKey(value)) bad(`option "${path}" holds a value that looks like a key, not ${what} (it is not shown); ${fix}`)
+}
 
 function resolveKey (entry: unknown, index: number): ResolvedKey {
   const path = `keys[${index}]`
   if (typeof entry === 'string') {
-    const provider = (providers as Record<string, ProviderSpec>)[entry]
+    const provider = shipped(entry)
     if (provider === undefined) bad(`${path} is ${got(entry)}, which is not a known provider; known: ${KNOWN}. Use a KeySpec with a ProviderSpec for another provider`)
-    return { name: entry, provider, env: provider.env, baseUrl: provider.baseUrl, required: true, probe: true }
+    return own({ name: entry, provider: ownProvider(provider), env: provider.env, baseUrl: provider.baseUrl, required: true, probe: true })
   }
   if (!isObject(entry)) bad(`${path} must be a provider id or a KeySpec object; received ${got(entry)}`)
-  const spec = entry as KeySpec
+  const spec = own(entry as KeySpec)
   for (const field of Object.keys(spec)) {
     if (!['name', 'provider', 'env', 'value', 'baseUrl', 'required', 'probe'].includes(field)) bad(`${path} has an unknown field ${got(field)}; expected name, provider, env, value, baseUrl, required, probe`)
   }
   let provider: ProviderSpec
   const id = spec.provider ?? spec.name
   if (typeof id === 'string') {
-    const shipped = (providers as Record<string, ProviderSpec>)[id]
-    if (shipped === undefined) bad(`option "${path}.provider" is ${got(id)}, which is not a known provider; known: ${KNOWN}. Pass a ProviderSpec object for another provider`)
-    provider = shipped
+    const found = shipped(id)
+    if (found === undefined) bad(`option "${path}.provider" is ${got(id)}, which is not a known provider; known: ${KNOWN}. Pass a ProviderSpec object for another provider`)
+    provider = ownProvider(found)
   } else if (id === undefined) {
     return bad(`${path} needs a provider: a provider id (${KNOWN}) or a ProviderSpec object`)
   } else {
@@ -253,38 +298,41 @@ function resolveKey (entry: unknown, index: number): ResolvedKey {
   }
   const name = spec.name ?? provider.id
   if (typeof name !== 'string' || !/^[A-Za-z0-9][\w.-]{0,63}$/.test(name)) bad(`option "${path}.name" must be letters, digits, ".", "_" or "-" (at most 64); received ${got(name)}`)
+  notAKey(name, `${path}.name`, 'a name', 'give the key a short name such as "fireworks-eu", and pass the key itself as "value" if you must')
   const env = spec.env ?? provider.env
   if (typeof env !== 'string' || !ENV_NAME.test(env)) bad(`option "${path}.env" must be an environment variable name; received ${got(env)}`)
+  notAKey(env, `${path}.env`, 'a variable name', `pass the variable's name (e.g. "${provider.env}", not process.env.${provider.env}), or the key itself as "value"`)
   // The type only: a key passed as a number or a Buffer is still a key.
   if (spec.value !== undefined && typeof spec.value !== 'string') bad(`option "${path}.value" must be a string; received ${spec.value === null ? 'null' : `a ${typeof spec.value}`}`)
   if (spec.required !== undefined && typeof spec.required !== 'boolean') bad(`option "${path}.required" must be a boolean; received ${got(spec.required)}`)
   if (spec.probe !== undefined && typeof spec.probe !== 'boolean') bad(`option "${path}.probe" must be a boolean; received ${got(spec.probe)}`)
-  const resolved: ResolvedKey = {
+  const resolved: ResolvedKey = own({
     name,
     provider,
     env,
     baseUrl: spec.baseUrl === undefined ? provider.baseUrl : checkBaseUrl(spec.baseUrl, `${path}.baseUrl`),
     required: spec.required ?? true,
     probe: spec.probe ?? true
-  }
+  })
   if (spec.value !== undefined) resolved.value = spec.value
   return resolved
 }
 
 function resolveProbe (probe: unknown): ResolvedOptions['probe'] {
   if (probe === false) return false
-  if (probe === undefined) return { ...DEFAULTS.probe }
+  if (probe === undefined) return own({ ...DEFAULTS.probe })
   if (!isObject(probe)) return bad(`option "probe" must be false or an object; received ${got(probe)}`)
-  const p = probe as ProbeOptions
+  const p = own(probe as ProbeOptions)
   for (const field of Object.keys(p)) {
     if (!['timeout', 'retries', 'interval', 'jitter', 'dispatcher'].includes(field)) bad(`option "probe" has an unknown field ${got(field)}; expected timeout, retries, interval, jitter, dispatcher`)
   }
-  const out: Exclude<ResolvedOptions['probe'], false> = {
-    timeout: p.timeout === undefined ? DEFAULTS.probe.timeout : integer(p.timeout, 'probe.timeout', 1, 600_000, ' (milliseconds)'),
-    retries: p.retries === undefined ? DEFAULTS.probe.retries : integer(p.retries, 'probe.retries', 0, 10, ''),
-    interval: p.interval === undefined ? DEFAULTS.probe.interval : integer(p.interval, 'probe.interval', 0, 2 ** 31 - 1, ' (milliseconds; 0 turns rechecks off)'),
+  const { timeout, retries, interval } = LIMITS
+  const out: Exclude<ResolvedOptions['probe'], false> = own({
+    timeout: p.timeout === undefined ? DEFAULTS.probe.timeout : integer(p.timeout, 'probe.timeout', timeout.min, timeout.max, ' (milliseconds)'),
+    retries: p.retries === undefined ? DEFAULTS.probe.retries : integer(p.retries, 'probe.retries', retries.min, retries.max, ''),
+    interval: p.interval === undefined ? DEFAULTS.probe.interval : integer(p.interval, 'probe.interval', interval.min, interval.max, ' (milliseconds; 0 turns rechecks off)'),
     jitter: DEFAULTS.probe.jitter
-  }
+  })
   if (p.jitter !== undefined) {
     if (typeof p.jitter !== 'number' || !(p.jitter >= 0 && p.jitter <= 1)) bad(`option "probe.jitter" must be a number from 0 to 1; received ${got(p.jitter)}`)
     out.jitter = p.jitter
@@ -305,28 +353,34 @@ function resolvePath (value: unknown, path: string, fallback: string): string | 
 
 function resolveHealth (health: unknown): ResolvedOptions['health'] {
   if (health === false) return false
-  if (health === undefined) return { ...DEFAULTS.health }
+  if (health === undefined) return own({ ...DEFAULTS.health })
   if (!isObject(health)) return bad(`option "health" must be false or an object; received ${got(health)}`)
-  const h = health as HealthOptions
+  const h = own(health as HealthOptions)
   for (const field of Object.keys(h)) {
     if (!['live', 'ready', 'details'].includes(field)) bad(`option "health" has an unknown field ${got(field)}; expected live, ready, details`)
   }
   const live = resolvePath(h.live, 'health.live', DEFAULTS.health.live)
   const ready = resolvePath(h.ready, 'health.ready', DEFAULTS.health.ready)
   if (live !== false && live === ready) bad('options "health.live" and "health.ready" must be different paths')
-  if (h.details !== undefined && typeof h.details !== 'boolean') bad(`option "health.details" must be a boolean; received ${got(h.details)}`)
-  return { live, ready, details: h.details ?? DEFAULTS.health.details }
+  let details = DEFAULTS.health.details
+  // true: the old boolean option, kept as an alias of what it meant.
+  if (h.details === true) details = 'always'
+  else if (h.details !== undefined) {
+    if (h.details !== false && h.details !== 'verbose' && h.details !== 'always') bad(`option "health.details" must be 'verbose', 'always' or false; received ${got(h.details)}`)
+    details = h.details
+  }
+  return own({ live, ready, details })
 }
 
 function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
   if (problem === false) return false
-  if (problem === undefined) return { ...DEFAULTS.problem }
+  if (problem === undefined) return own({ ...DEFAULTS.problem })
   if (!isObject(problem)) return bad(`option "problem" must be false or an object; received ${got(problem)}`)
-  const p = problem as ProblemOptions
+  const p = own(problem as ProblemOptions)
   for (const field of Object.keys(p)) {
     if (!['status', 'type', 'recognise', 'unavailable'].includes(field)) bad(`option "problem" has an unknown field ${got(field)}; expected status, type, recognise, unavailable`)
   }
-  const status = p.status === undefined ? DEFAULTS.problem.status : integer(p.status, 'problem.status', 500, 599, ' (a server error: the upstream rejected our credentials, not the client)')
+  const status = p.status === undefined ? DEFAULTS.problem.status : integer(p.status, 'problem.status', LIMITS.status.min, LIMITS.status.max, ' (a server error: the upstream rejected our credentials, not the client)')
   let type: string = DEFAULTS.problem.type
   if (p.type !== undefined) {
     if (typeof p.type !== 'string' || !/^[a-z][a-z0-9+.-]*:\S+$/i.test(p.type)) bad(`option "problem.type" must be an absolute URI; received ${got(p.type)}`)
@@ -335,13 +389,13 @@ function resolveProblem (problem: unknown): ResolvedOptions['problem'] {
   if (p.recognise !== undefined && typeof p.recognise !== 'function') bad(`option "problem.recognise" must be a function; received ${got(p.recognise)}`)
   if (p.unavailable !== undefined && typeof p.unavailable !== 'boolean') bad(`option "problem.unavailable" must be a boolean; received ${got(p.unavailable)}`)
   const unavailable = p.unavailable ?? DEFAULTS.problem.unavailable
-  return p.recognise === undefined ? { status, type, unavailable } : { status, type, unavailable, recognise: p.recognise }
+  return own(p.recognise === undefined ? { status, type, unavailable } : { status, type, unavailable, recognise: p.recognise })
 }
 
 /** Checks the options, applies the defaults, and throws `FST_KEYGUARD_OPTIONS` naming the first bad option. */
 export function resolveOptions (options: unknown, processEnv: Env): ResolvedOptions {
   if (!isObject(options)) bad(`options must be an object; received ${got(options)}`)
-  const o = options as unknown as FastifyKeyguardOptions
+  const o = own(options as unknown as FastifyKeyguardOptions)
   for (const field of Object.keys(o)) {
     if (!['keys', 'onInvalid', 'onUnreachable', 'env', 'dotenv', 'probe', 'health', 'problem', 'onChange'].includes(field)) {
       bad(`unknown option ${got(field)}; expected keys, onInvalid, onUnreachable, env, dotenv, probe, health, problem, onChange`)
@@ -367,7 +421,7 @@ export function resolveOptions (options: unknown, processEnv: Env): ResolvedOpti
   else if (typeof o.dotenv === 'string' && o.dotenv !== '') dotenv = o.dotenv
   else if (o.dotenv !== undefined && o.dotenv !== false) bad(`option "dotenv" must be a boolean or a file path; received ${got(o.dotenv)}`)
   if (o.onChange !== undefined && typeof o.onChange !== 'function') bad(`option "onChange" must be a function; received ${got(o.onChange)}`)
-  const resolved: ResolvedOptions = {
+  const resolved: ResolvedOptions = own({
     keys,
     onInvalid: o.onInvalid === undefined ? DEFAULTS.onInvalid : oneOf(o.onInvalid, 'onInvalid', ['refuse', 'degrade']),
     onUnreachable: o.onUnreachable === undefined ? DEFAULTS.onUnreachable : oneOf(o.onUnreachable, 'onUnreachable', ['refuse', 'degrade', 'warn']),
@@ -376,7 +430,7 @@ export function resolveOptions (options: unknown, processEnv: Env): ResolvedOpti
     probe: resolveProbe(o.probe),
     health: resolveHealth(o.health),
     problem: resolveProblem(o.problem)
-  }
+  })
   if (o.onChange !== undefined) resolved.onChange = o.onChange
   return resolved
 }

@@ -3,7 +3,8 @@ import { request as httpsRequest } from 'node:https'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProbeAnswer, ProviderSpec } from './providers/types.js'
-import { requestIdOf } from './redact.js'
+import { requestIdOf, upstreamText } from './redact.js'
+import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { undici } from './undici.js'
 import { classify, classifyError, transient } from './verdict.js'
@@ -13,7 +14,8 @@ import type { Verdict } from './verdict.js'
 export const BODY_CAP = 16 * 1024
 /** Longest `Retry-After` honoured. */
 export const RETRY_AFTER_CAP = 10 * 60_000
-const BACKOFF = { base: 200, cap: 2_000 }
+/** Waits between attempts of one probe: full jitter up to base·2ⁿ ms, at most `cap`. */
+export const PROBE_BACKOFF = Object.freeze({ base: 200, cap: 2_000 })
 
 /** How one probe runs. */
 export interface ProbeSettings {
@@ -31,6 +33,10 @@ export interface ProbeSettings {
   random?: () => number
   /** `User-Agent` sent with the probe. */
   userAgent?: string
+  /** Called with what a custom provider's `classify` or `valid` threw or returned wrongly (the verdict is `provider-code`). */
+  onFault?: (err: Error) => void
+  /** The app's cache of secret forms, for the echo checks of upstream text. */
+  forms?: SecretForms
 }
 
 interface RawAnswer {
@@ -147,10 +153,11 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
     const answer: ProbeAnswer = { status: raw.status, headers: flat(raw.headers), text, json: parseJson(text, truncated), truncated }
-    verdict = { ...classify(answer, provider, url.origin), latencyMs: Math.round(performance.now() - started) }
+    verdict = { ...classify(answer, provider, url.origin, settings.onFault), latencyMs: Math.round(performance.now() - started) }
+    keepClean(verdict, key, settings.forms)
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
-    const requestId = requestIdOf(answer.headers['x-request-id'] ?? answer.headers['request-id'], [key])
+    const requestId = requestIdOf(answer.headers['x-request-id'] ?? answer.headers['request-id'], [key], settings.forms)
     if (requestId !== undefined) verdict.requestId = requestId
   } catch (err) {
     // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
@@ -162,6 +169,15 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
   clearTimeout(timer)
   settings.signal.removeEventListener('abort', onClose)
   return verdict
+}
+
+/** Drops the facts that came from upstream text (a redirect's host, a media type) when they echo the key. */
+function keepClean (verdict: Verdict, key: string, forms: SecretForms | undefined): void {
+  const facts = verdict.facts
+  if (facts === undefined) return
+  for (const field of ['target', 'contentType'] as const) {
+    if (facts[field] !== undefined && upstreamText(facts[field], [key], forms) === undefined) delete facts[field]
+  }
 }
 
 /** Waits `ms`, or less if `signal` aborts; never rejects. */
@@ -193,8 +209,8 @@ export async function probe (baseUrl: string, provider: ProviderSpec, key: strin
     if (settings.signal.aborted || (round > 0 && left < 50)) break
     verdict = await attempt(url, provider, key, settings, Math.max(1, Math.min(settings.timeout, left)))
     if (!transient(verdict) || round === settings.retries || settings.signal.aborted) break
-    const backoff = random() * Math.min(BACKOFF.cap, BACKOFF.base * 2 ** round)
-    const wait = Math.min(verdict.retryAfterMs ?? backoff, BACKOFF.cap)
+    const backoff = random() * Math.min(PROBE_BACKOFF.cap, PROBE_BACKOFF.base * 2 ** round)
+    const wait = Math.min(verdict.retryAfterMs ?? backoff, PROBE_BACKOFF.cap)
     if (performance.now() + wait + 50 > deadline) break
     await sleep(wait, settings.signal)
   }

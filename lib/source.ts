@@ -1,6 +1,7 @@
 import { constants } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { resolve, sep } from 'node:path'
+import { escapeText, looksLikeKey } from './redact.js'
 import type { NoteCode, Verdict } from './verdict.js'
 
 /** Environment-like object keys are read from. */
@@ -44,7 +45,7 @@ function fileFailure (code: unknown, path: string): Verdict {
   // Errors from node:fs always carry a string code; the fallback only guards against a future surprise.
   /* c8 ignore next */
   const errno = typeof code === 'string' ? code : 'error'
-  return { cause: 'missing', reason: FILE_ERRORS[errno] ?? 'file-error', facts: { path, errno } }
+  return { cause: 'missing', reason: Object.hasOwn(FILE_ERRORS, errno) ? FILE_ERRORS[errno] as string : 'file-error', facts: { path: showPath(path), errno } }
 }
 
 /**
@@ -57,8 +58,8 @@ export async function readKeyFile (file: string): Promise<{ text: string } | { v
   try {
     const before = await stat(path)
     if (before.isDirectory()) return { verdict: fileFailure('EISDIR', path) }
-    if (!before.isFile()) return { verdict: { cause: 'missing', reason: 'file-special', facts: { path } } }
-    if (before.size > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path, size: before.size, max: MAX_KEY_FILE } } }
+    if (!before.isFile()) return { verdict: { cause: 'missing', reason: 'file-special', facts: { path: showPath(path) } } }
+    if (before.size > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path: showPath(path), size: before.size, max: MAX_KEY_FILE } } }
     // O_NONBLOCK: should the file have become a FIFO since the stat, open returns at once instead of waiting for a writer.
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
     try {
@@ -69,7 +70,7 @@ export async function readKeyFile (file: string): Promise<{ text: string } | { v
         n = (await handle.read(buffer, bytesRead, buffer.length - bytesRead, bytesRead)).bytesRead
         bytesRead += n
       }
-      if (bytesRead > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path, size: bytesRead, max: MAX_KEY_FILE } } }
+      if (bytesRead > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path: showPath(path), size: bytesRead, max: MAX_KEY_FILE } } }
       return { text: buffer.toString('utf8', 0, bytesRead) }
     } finally {
       await handle.close()
@@ -98,12 +99,28 @@ const NOT_A_SECRET = /_(?:URL|URI|HOST|PORT|BASE|ENDPOINT|MODEL|REGION|ORG|ORGAN
 
 const squash = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '')
 
-/** Shows a variable name safely: plain names as they are, odd ones (BOM, spaces) JSON-escaped. */
+/**
+ * Shows a variable name safely: plain names as they are, odd ones (BOM, spaces) JSON-escaped, and a
+ * name that may be a key (a `.env` line `fw_…=` whose key landed in the name) described, not shown.
+ */
 export function showName (name: string): string {
+  if (looksLikeKey(name)) return `(a variable whose name looks like a key, ${name.length} characters)`
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return name
   // JSON.stringify escapes control characters only; a zero-width space or a BOM would still be invisible.
-  return JSON.stringify(name).replace(/[^\x20-\x7e]/g, (c) => '\\u' + (c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')))
+  return escapeText(JSON.stringify(name))
 }
+
+/**
+ * Shows a file path safely: control and invisible characters (a trailing newline, an ESC sequence, a
+ * bidi override) escaped as `\uXXXX`, and any part of it that may be a key (a key put in the `_FILE`
+ * variable instead of a path) replaced, so that no message prints either.
+ */
+export function showPath (path: string): string {
+  return path.split(sep).map((part) => looksLikeKey(part) ? `[a value that looks like a key, ${part.length} characters]` : escapeText(part)).join(sep)
+}
+
+/** A variable of `env`, read as an own property: a polluted `Object.prototype` holds no variable. */
+export const variable = (env: Env, name: string): string | undefined => Object.hasOwn(env, name) ? env[name] : undefined
 
 /** Words that, in another variable's name, point at a provider's key: its id and its variable's first word. */
 export function providerWords (id: string, env: string): string[] {
@@ -141,8 +158,8 @@ const blank = (value: string | undefined): boolean => value === undefined || val
 export async function readSource (spec: SourceSpec, env: Env): Promise<Reading> {
   if (spec.value !== undefined) return { value: spec.value, source: 'value', where: `the value option of key "${spec.name}"`, notes: [] }
   const fileVar = `${spec.env}_FILE`
-  const direct = env[spec.env]
-  const file = env[fileVar]
+  const direct = variable(env, spec.env)
+  const file = variable(env, fileVar)
   const notes: NoteCode[] = []
   if (!blank(direct)) {
     if (!blank(file)) notes.push('file-ignored')
@@ -151,10 +168,10 @@ export async function readSource (spec: SourceSpec, env: Env): Promise<Reading> 
   if (!blank(file)) {
     if (direct !== undefined) notes.push('empty-used-file')
     const path = resolve(file as string)
-    const where = `${fileVar} (${path})`
+    const where = `${fileVar} (${showPath(path)})`
     const read = await readKeyFile(path)
     if ('verdict' in read) return { source: 'file', where, notes, verdict: read.verdict }
-    if (read.text.trim() === '') return { source: 'file', where, notes, verdict: { cause: 'missing', reason: 'file-empty', facts: { path } } }
+    if (read.text.trim() === '') return { source: 'file', where, notes, verdict: { cause: 'missing', reason: 'file-empty', facts: { path: showPath(path) } } }
     return { value: read.text, source: 'file', where, notes }
   }
   const suggestions = nearMisses(spec.env, spec.words, env)

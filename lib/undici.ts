@@ -16,7 +16,9 @@ export function undici (): Undici {
 /** Proxy settings from an environment, by undici's rule: the lower-case variable wins. */
 export function proxyEnv (env: Readonly<Record<string, string | undefined>>): { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined {
   const pick = (name: string): string | undefined => {
-    const value = env[name.toLowerCase()] ?? env[name]
+    // Own properties only: a polluted Object.prototype.HTTPS_PROXY must not route the key through it.
+    const own = (n: string): string | undefined => Object.hasOwn(env, n) ? env[n] : undefined
+    const value = own(name.toLowerCase()) ?? own(name)
     return value === '' ? undefined : value
   }
   const out: { httpProxy?: string, httpsProxy?: string, noProxy?: string } = {}

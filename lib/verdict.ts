@@ -41,7 +41,13 @@ export const CAUSES: Readonly<Record<Cause, CauseRow>> = Object.freeze({
 /** The status a cause gives under a policy for `unreachable`. */
 export function statusOf (cause: Cause, onUnreachable: UnreachablePolicy): Status {
   if (cause === 'unreachable') return onUnreachable === 'warn' ? 'warn' : 'fail'
-  return CAUSES[cause].status
+  // Own properties only: a cause named `constructor` is no row of the table, and fails closed.
+  return isCause(cause) ? CAUSES[cause].status : 'fail'
+}
+
+/** Whether `value` is one of the causes of the table (an own property, never a prototype member). */
+export function isCause (value: unknown): value is Cause {
+  return typeof value === 'string' && Object.hasOwn(CAUSES, value)
 }
 
 /** Facts a verdict carries for its message: never the key, never upstream text. */
@@ -182,6 +188,7 @@ const REASONS: Record<string, Render> = {
   cdn: (s, f, v) => [`A CDN or firewall page answered for ${peer(s, f)} (${http(v)}) while probing ${s.where}; the provider itself did not judge the key.`, verifyLater(s)],
   'unexpected-answer': (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with ${http(v)} but not the expected answer (${f.contentType ?? 'no content type'}): a captive portal, a proxy page or a wrong baseUrl?`, `Check baseUrl and any proxy between this host and ${s.label}`],
   'unexpected-status': (s, f, v) => [`${peer(s, f)} answered the probe of ${s.where} with an unexpected ${http(v)}.`, `${verifyLater(s)}; check baseUrl if it is set`],
+  'provider-code': (s) => [`The classify() or valid() of the ${s.label} ProviderSpec failed while judging ${s.where} (details are in the log); the key was not judged.`, 'Fix the ProviderSpec: classify() returns undefined or { cause, reason? } with a cause of valid, rejected, forbidden, limited or unreachable, and neither function may throw'],
   internal: (s) => [`keyguard could not finish checking the ${s.label} key in ${s.where} (an internal error; details are in the log).`, 'Report it with the log line to fastify-keyguard; the key was not judged'],
   aborted: (s) => [`The probe of ${s.where} at ${s.label} was cancelled (the server is closing).`, 'None needed'],
   // valid, unchecked, pending
@@ -213,9 +220,14 @@ export function describeNotes (notes: readonly NoteCode[], subject: Subject): st
   return notes.map((note) => NOTES[note](subject))
 }
 
+/** Wording of a verdict whose reason has none of its own (a custom provider's reason code). */
+const FALLBACK: Partial<Record<Cause, string>> = { valid: 'ok', rejected: 'unauthorized', forbidden: 'forbidden', limited: 'rate-limited' }
+
 /** Renders a verdict for people: the message names the provider and the variable, the fix says what to do. */
 export function describe (verdict: Verdict, subject: Subject): { message: string, fix: string } {
-  const render = REASONS[verdict.reason] ?? REASONS[verdict.cause === 'valid' ? 'ok' : 'unexpected-status'] as Render
+  // Own properties only: a reason named `constructor` or `__proto__` gets its cause's wording.
+  const reason = Object.hasOwn(REASONS, verdict.reason) ? verdict.reason : FALLBACK[verdict.cause] ?? 'unexpected-status'
+  const render = REASONS[reason] as Render
   const [message, fix] = render(subject, verdict.facts ?? {}, verdict)
   return { message, fix: fix.replace(/\.?$/, '.') }
 }
@@ -285,13 +297,13 @@ export function classifyError (err: unknown, origin: string, timeoutMs: number):
       if (name === 'HTTPParserError') return { cause: 'unreachable', reason: 'protocol', facts }
       continue
     }
-    const tls = TLS[code]
+    const tls = Object.hasOwn(TLS, code) ? TLS[code] : undefined
     if (tls !== undefined) return { cause: 'unreachable', reason: tls, facts: { ...facts, errno: code } }
     if (code.startsWith('HPE_')) return { cause: 'unreachable', reason: 'protocol', facts: { ...facts, errno: code } }
     if (/^(?:ERR_SSL_|ERR_TLS_|CERT_|ERR_OSSL_)/.test(code)) return { cause: 'unreachable', reason: 'tls-error', facts: { ...facts, errno: code } }
     // "socket hang up" / "other side closed": the peer closed without answering (e.g. http:// to a TLS port), not a RST.
     if (code === 'UND_ERR_SOCKET' || (code === 'ECONNRESET' && message === 'socket hang up')) return { cause: 'unreachable', reason: 'closed', facts: { ...facts, errno: code } }
-    const network = NETWORK[code]
+    const network = Object.hasOwn(NETWORK, code) ? NETWORK[code] : undefined
     if (network === 'timeout') return { cause: 'unreachable', reason: 'timeout', facts: { origin, timeoutMs } }
     if (network !== undefined) return { cause: 'unreachable', reason: network, facts: { ...facts, errno: code } }
     if (code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED' || code === 'UND_ERR_DESTROYED') continue
@@ -326,18 +338,45 @@ function mediaType (header: string | undefined): string {
   return /^[a-z]+\/[a-z0-9.+-]{1,64}$/.test(type) ? type : 'unrecognised'
 }
 
+/** Causes a provider's own `classify` may return (ProbeRefinement). */
+const REFINED: readonly Cause[] = ['valid', 'rejected', 'forbidden', 'limited', 'unreachable']
+/** A machine code: what a custom `classify` names its reason must be fit for logs and reports. */
+const REASON = /^[A-Za-z0-9][\w.-]{0,63}$/
+
 /**
  * Classifies an HTTP answer: the provider's own rules first, then the status, and the body only to
  * refine (`faults.md` Appendix 2). A 2xx of the wrong shape is `unreachable`, never `valid`.
  */
-export function classify (answer: ProbeAnswer, provider: ProviderSpec, origin: string): Verdict {
+export function classify (answer: ProbeAnswer, provider: ProviderSpec, origin: string, onFault: (err: Error) => void = () => {}): Verdict {
   const httpStatus = answer.status
   const facts: Facts = { origin }
-  const own = provider.classify?.(answer)
-  if (own !== undefined) return { cause: own.cause, reason: own.reason ?? (own.cause === 'valid' ? 'ok' : 'unexpected-status'), facts, httpStatus }
+  // A custom provider's functions are the application's code: whatever they throw or return, the verdict is one of ours.
+  const fault = (err: unknown): Verdict => {
+    onFault(err instanceof Error ? err : new TypeError(`threw a non-Error value (${err === null ? 'null' : typeof err})`))
+    return { cause: 'unreachable', reason: 'provider-code', facts, httpStatus }
+  }
+  let own: unknown
+  try {
+    own = provider.classify?.(answer)
+  } catch (err) {
+    return fault(err)
+  }
+  if (own !== undefined) {
+    const cause = own !== null && typeof own === 'object' && Object.hasOwn(own, 'cause') ? (own as { cause: unknown }).cause : undefined
+    if (!isCause(cause) || !REFINED.includes(cause)) {
+      return fault(new TypeError(`returned ${cause === undefined ? 'no own cause' : 'an unknown cause'}; expected undefined or { cause: ${REFINED.join(' | ')}, reason? }`))
+    }
+    const reason = Object.hasOwn(own as object, 'reason') ? (own as { reason: unknown }).reason : undefined
+    return { cause, reason: typeof reason === 'string' && REASON.test(reason) ? reason : FALLBACK[cause] ?? 'unexpected-status', facts, httpStatus }
+  }
   if (httpStatus >= 200 && httpStatus < 300) {
-    const valid = provider.valid ?? ((a: ProbeAnswer) => a.json !== null && typeof a.json === 'object')
-    if (valid(answer)) return { cause: 'valid', reason: 'ok', httpStatus }
+    let valid: boolean
+    try {
+      valid = provider.valid === undefined ? answer.json !== null && typeof answer.json === 'object' : provider.valid(answer) === true
+    } catch (err) {
+      return fault(err)
+    }
+    if (valid) return { cause: 'valid', reason: 'ok', httpStatus }
     return { cause: 'unreachable', reason: 'unexpected-answer', facts: { ...facts, contentType: mediaType(answer.headers['content-type']) }, httpStatus }
   }
   if (httpStatus >= 300 && httpStatus < 400) {

@@ -232,7 +232,7 @@ t.test('custom-provider.ts boots with a ProviderSpec keyguard does not ship', as
   t.equal(probe?.headers['x-api-key'], ACME, 'the key went in the spec\'s header')
   t.equal(probe?.headers.authorization, undefined)
   t.equal(probe?.headers['acme-version'], '2025-01-01')
-  const ready = await call(app.url, 'GET', '/readyz')
+  const ready = await call(app.url, 'GET', '/readyz?verbose')
   t.equal(ready.status, 200)
   t.match(ready.json(), { status: 'pass', checks: { 'acme:apiKey': [{ componentId: 'acme', status: 'pass' }] } })
   t.equal((await call(app.url, 'GET', '/models')).status, 200)

@@ -26,7 +26,7 @@ test('the public surface is exactly this', async (t) => {
   t.match(meta, { name: 'fastify-keyguard', fastify: '5.x' })
   t.same(Object.keys(api.providers), ['fireworks', 'openai', 'anthropic', 'groq', 'together', 'mistral', 'cohere', 'gemini', 'deepseek', 'openrouter', 'xai', 'huggingface', 'replicate'])
   t.ok(Object.isFrozen(api.DEFAULTS) && Object.isFrozen(api.DEFAULTS.probe) && Object.isFrozen(api.providers))
-  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: true }, problem: { status: 502, unavailable: false } })
+  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: 'verbose' }, problem: { status: 502, unavailable: false } })
 })
 
 test('errors have stable codes and statuses, and instanceof works', async (t) => {

@@ -89,7 +89,7 @@ const INVALID: Array<[string, unknown, RegExp]> = [
   ['health.live', { keys: ['fireworks'], health: { live: 'livez' } }, /option "health\.live" must be a path starting with "\/" or false; received "livez"/],
   ['health.ready', { keys: ['fireworks'], health: { ready: true } }, /option "health\.ready" must be a path starting with "\/" or false; received true/],
   ['health same paths', { keys: ['fireworks'], health: { live: '/health', ready: '/health' } }, /options "health\.live" and "health\.ready" must be different paths/],
-  ['health.details', { keys: ['fireworks'], health: { details: 'no' } }, /option "health\.details" must be a boolean; received "no"/],
+  ['health.details', { keys: ['fireworks'], health: { details: 'no' } }, /option "health\.details" must be 'verbose', 'always' or false; received "no"/],
   ['problem', { keys: ['fireworks'], problem: 502 }, /option "problem" must be false or an object; received 502/],
   ['problem unknown field', { keys: ['fireworks'], problem: { title: 'x' } }, /option "problem" has an unknown field "title"; expected status, type/],
   ['problem.status', { keys: ['fireworks'], problem: { status: 401 } }, /option "problem\.status" must be an integer from 500 to 599 \(a server error: the upstream rejected our credentials, not the client\); received 401/],
@@ -189,7 +189,7 @@ test('options: DEFAULTS are frozen and are what an option left out resolves to',
     onUnreachable: 'warn',
     dotenv: false,
     probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 },
-    health: { live: '/livez', ready: '/readyz', details: true },
+    health: { live: '/livez', ready: '/readyz', details: 'verbose' },
     problem: { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false }
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.probe) && Object.isFrozen(DEFAULTS.health) && Object.isFrozen(DEFAULTS.problem))
@@ -258,8 +258,8 @@ test('options: valid forms resolve as documented', async (t) => {
     keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: 'config/.env.local', probe: false, health: false, problem: false
   })
   t.equal(resolveOptions({ keys: ['fireworks'], dotenv: false }, {}).dotenv, false)
-  t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: true }, 'one route off')
-  t.same(resolveOptions({ keys: ['fireworks'], health: { live: false, ready: false } }, {}).health, { live: false, ready: false, details: true }, 'both routes off')
+  t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: 'verbose' }, 'one route off')
+  t.same(resolveOptions({ keys: ['fireworks'], health: { live: false, ready: false } }, {}).health, { live: false, ready: false, details: 'verbose' }, 'both routes off')
 })
 
 test('options: a valid registration boots with a real Fastify instance', async (t) => {

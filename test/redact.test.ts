@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
 import { fingerprint as exported } from '../index.js'
-import { fingerprint, scrub } from '../lib/redact.js'
+import { fingerprint, scrub, SecretForms } from '../lib/redact.js'
 
 const KEY = 'fw_' + 'A'.repeat(28) + 'a1b2'
 
@@ -35,9 +35,10 @@ test('scrub: every occurrence of a secret and its common encodings becomes [REDA
   t.equal(scrub(`no secrets: ${KEY}`, []), `no secrets: ${KEY}`)
 })
 
-test('scrub: short secrets are left alone (they would shred ordinary text)', async (t) => {
-  t.equal(scrub('the key is secret1', ['secret1']), 'the key is secret1')
+test('scrub: short secrets are scrubbed too (a custom provider may have 6-character keys)', async (t) => {
+  t.equal(scrub('the key is secret1', ['secret1']), 'the key is [REDACTED]')
   t.equal(scrub('the key is secret12', ['secret12']), 'the key is [REDACTED]')
+  t.equal(scrub('the key is secret12', ['']), 'the key is secret12', 'an empty secret is nothing')
 })
 
 test('scrub: several secrets, one containing another, leave nothing behind', async (t) => {
@@ -48,8 +49,12 @@ test('scrub: several secrets, one containing another, leave nothing behind', asy
   t.equal(scrub(`${KEY}${KEY}`, [KEY, KEY]), '[REDACTED][REDACTED]')
 })
 
-test('scrub remembers the forms of the last 64 secrets only, and still scrubs older ones', async (t) => {
+test('a SecretForms cache remembers the forms of the last 64 secrets only, and still scrubs older ones', async (t) => {
+  const cache = new SecretForms()
   const many = Array.from({ length: 70 }, (_, i) => `fw_${String(i).padStart(2, '0')}${'S'.repeat(30)}`)
-  for (const secret of many) t.equal(scrub(`x ${secret} y`, [secret]), 'x [REDACTED] y')
-  t.equal(scrub(`again ${many[0] as string}`, many), 'again [REDACTED]', 'a forgotten secret is computed anew')
+  for (const secret of many) t.equal(scrub(`x ${secret} y`, [secret], cache), 'x [REDACTED] y')
+  t.equal(cache.size, 64)
+  t.equal(scrub(`again ${many[0] as string}`, many, cache), 'again [REDACTED]', 'a forgotten secret is computed anew')
+  cache.clear()
+  t.equal(cache.size, 0)
 })

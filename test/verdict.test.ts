@@ -74,7 +74,9 @@ test('every reason renders a message and a fix, with and without facts; probe re
 
 test('an unknown reason falls back by cause', async (t) => {
   t.match(describe({ cause: 'valid', reason: 'brand-new' }, subject).message, /accepted/)
-  t.match(describe({ cause: 'limited', reason: 'brand-new', httpStatus: 499 }, subject).message, /unexpected HTTP 499/)
+  t.match(describe({ cause: 'limited', reason: 'brand-new', httpStatus: 499 }, subject).message, /rate-limited the probe .*HTTP 499/)
+  t.match(describe({ cause: 'rejected', reason: 'brand-new', httpStatus: 401 }, subject).message, /rejected .*: invalid, revoked or expired/)
+  t.match(describe({ cause: 'unreachable', reason: 'brand-new', httpStatus: 499 }, subject).message, /unexpected HTTP 499/)
 })
 
 test('notes render without values', async (t) => {
@@ -190,7 +192,7 @@ test('Appendix 2: classify reads the status first and the body only to refine', 
   // A refinement without a reason gets the cause's default.
   const custom = { ...p, classify: (a: ProbeAnswer) => a.status === 200 ? { cause: 'valid' as const } : { cause: 'limited' as const } }
   t.equal(classify(answer(200, {}), custom, O).reason, 'ok')
-  t.equal(classify(answer(500, {}), custom, O).reason, 'unexpected-status')
+  t.equal(classify(answer(500, {}), custom, O).reason, 'rate-limited')
 })
 
 test('transient: only faults of the path are retried; a timeout is not', async (t) => {

@@ -10,7 +10,7 @@ import keyguard, {
   FST_KEYGUARD_UPSTREAM_UNAUTHORIZED,
   providers
 } from '../../index.js'
-import type { BootRefusedError, Cause, Change, CheckResult, FastifyKeyguardOptions, Keyguard, KeySpec, ProviderId, ProviderSpec, Report, Status } from '../../index.js'
+import type { BootRefusedError, Cause, Change, CheckResult, FastifyKeyguardOptions, HealthOptions, Keyguard, KeySpec, ProviderId, ProviderSpec, Report, Status } from '../../index.js'
 
 const app = Fastify()
 
@@ -29,6 +29,14 @@ test('the plugin registers with valid options', () => {
     onChange: (report: Report, change: Change) => { expect(change.current).type.toBe<CheckResult>(); expect(report.status).type.toBe<Status>() }
   })
   expect(app.register).type.toBeCallableWith(keyguard, { keys: ['fireworks'], probe: false, health: false, problem: false })
+})
+
+test('health.details: verbose (default), always, false, and true as a deprecated alias of always', () => {
+  expect<HealthOptions['details']>().type.toBe<'verbose' | 'always' | false | true | undefined>()
+  expect(app.register).type.toBeCallableWith(keyguard, { keys: ['fireworks'], health: { details: 'verbose' } })
+  expect(app.register).type.toBeCallableWith(keyguard, { keys: ['fireworks'], health: { details: 'always' } })
+  expect(app.register).type.toBeCallableWith(keyguard, { keys: ['fireworks'], health: { details: true } })
+  expect<FastifyKeyguardOptions>().type.not.toBeAssignableFrom({ keys: ['fireworks'], health: { details: 'yes' } })
 })
 
 test('invalid options do not type-check', () => {
