@@ -208,14 +208,14 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
   }
 
   const predicateFailed = (request: FastifyRequest, err: unknown, what: string): void => {
-    if (err !== undefined) scrubError(err, guard.secrets())
+    if (err !== undefined) scrubError(err, guard.secrets(), guard.forms)
     request.log.error(err === undefined ? {} : { err },
       `fastify-keyguard: the problem.recognise predicate ${what}; the error is treated as not recognised`)
   }
 
   const onError: onErrorHookHandler = (request, reply, error, done) => {
     // Before any error handler logs or sends it: library errors echo header values and URLs (faults #75).
-    scrubError(error, guard.secrets())
+    scrubError(error, guard.secrets(), guard.forms)
     const marked = request as Marked
     const own = (error as { code?: unknown }).code === 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED'
     // The exported error names its key in quotes: `new FST_KEYGUARD_UPSTREAM_UNAUTHORIZED('fireworks')`.
@@ -229,7 +229,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
       // Only a fault that can be tied to a guarded key: keyguard speaks for its upstreams, not for every error.
       if (fault !== undefined && key !== undefined) {
         const hit: Hit = { kind: 'unavailable', status: fault.status, timeout: fault.timeout, key }
-        const requestId = requestIdOf(fault.requestId, guard.secrets())
+        const requestId = requestIdOf(fault.requestId, guard.secrets(), guard.forms)
         if (requestId !== undefined) hit.requestId = requestId
         if (fault.retryAfter !== undefined) hit.retryAfter = fault.retryAfter
         marked[kHit] = hit
@@ -239,7 +239,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
       const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
       const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
-      const requestId = requestIdOf(found.requestId, guard.secrets())
+      const requestId = requestIdOf(found.requestId, guard.secrets(), guard.forms)
       if (requestId !== undefined) hit.requestId = requestId
       marked[kHit] = hit
       if (key !== undefined) guard.suspect(key)

@@ -214,7 +214,7 @@ export class Upstream {
 
   #describe (target: Target, status: number, headers: Record<string, string>, fault = false): UpstreamHit {
     const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status }
-    const requestId = requestIdOf(headers['x-request-id'] ?? headers['request-id'], this.#guard.secrets())
+    const requestId = requestIdOf(headers['x-request-id'] ?? headers['request-id'], this.#guard.secrets(), this.#guard.forms)
     if (requestId !== undefined) hit.requestId = requestId
     if (fault) {
       hit.kind = 'unavailable'
