@@ -330,7 +330,8 @@ function answerOf (error: unknown): Answer | undefined {
 function described<T extends { status: number, requestId?: string, url?: string }> (found: T, answer: Answer): T {
   const id = requestIdOf(answer.requestId ?? get(answer.headers, 'x-request-id') ?? get(answer.headers, 'request-id'))
   if (id !== undefined) found.requestId = id
-  if (typeof answer.url === 'string') found.url = answer.url
+  // A Response built by hand (a test double, a custom fetch) has an empty URL.
+  if (typeof answer.url === 'string' && answer.url !== '') found.url = answer.url
   return found
 }
 

@@ -15,6 +15,7 @@ import Groq from 'groq-sdk'
 import OpenAI from 'openai'
 import Replicate from 'replicate'
 import Together from 'together-ai'
+import type { ProviderId } from '../../index.js'
 import { Agent, interceptors, request } from 'undici'
 import type { Dispatcher } from 'undici'
 
@@ -54,7 +55,7 @@ export interface SdkCase {
   /** The npm package the row is about. */
   pkg: string
   /** keyguard's provider id for the key the SDK uses. */
-  provider: string
+  provider: ProviderId
   rejection: Rejection
   /** One upstream call through the real SDK, without retries. */
   call: (c: Call) => Promise<unknown>
@@ -325,7 +326,7 @@ export const CASES: SdkCase[] = [
 ]
 
 /** Each provider's key prefix, so a synthetic key passes keyguard's offline inspection as a real one would. */
-const PREFIXES: Record<string, string> = {
+const PREFIXES: Partial<Record<ProviderId, string>> = {
   openai: 'sk-proj-',
   xai: 'xai-',
   anthropic: 'sk-ant-api03-',
@@ -340,4 +341,4 @@ const PREFIXES: Record<string, string> = {
 }
 
 /** The key prefix a provider's keys carry. */
-export const prefixOf = (provider: string): string => PREFIXES[provider] ?? ''
+export const prefixOf = (provider: ProviderId): string => PREFIXES[provider] ?? ''
