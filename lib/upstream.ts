@@ -138,7 +138,7 @@ export class Upstream {
    * judges them. The provider is the guarded key's whose base URL the error's URL falls under; an error
    * without a URL is judged by the key `keyOf` names (the route's, or the only one).
    */
-  recognise (error: unknown, keyOf: (url: string | undefined) => string | undefined = () => undefined): Recognised | undefined {
+  recognise (error: unknown, keyOf: (url: string | undefined) => string | undefined): Recognised | undefined {
     const answer = answerOf(error)
     if (answer === undefined || typeof answer.status !== 'number') return undefined
     const status = answer.status

@@ -9,6 +9,8 @@ import OpenAI from 'openai'
 import { test } from 'tap'
 import { errors } from 'undici'
 import { recognise, recogniseFault, sanitise, targetOf } from '../lib/upstream.js'
+import { appWith, canary } from './helpers/app.js'
+import { startStub } from './helpers/stub.js'
 import { providers } from '../lib/providers/index.js'
 
 /** http-errors (no types of its own; @fastify/sensible and many apps throw its errors). */
@@ -230,4 +232,57 @@ test('recogniseFault: a Mistral SDKError carries Fetch headers and statusCode (n
   t.same(recogniseFault(mistral(503)), { status: 503, timeout: false, retryAfter: 4, requestId: 'req_m' })
   t.same(recognise(mistral(401)), { status: 401, requestId: 'req_m' })
   t.equal(recogniseFault(mistral(400)), undefined)
+})
+
+test('Upstream.recognise in an app: an unparsable URL or an unserialisable body is judged by nothing, and passes as it is', async (t) => {
+  const key = canary('AIzaSy')
+  const stub = await startStub({ mode: 'auth', keys: [key] })
+  const { app } = await appWith({ keys: [{ name: 'gemini', provider: 'gemini', value: key, baseUrl: stub.url }], env: {}, probe: { interval: 0, retries: 0 } })
+  t.teardown(async () => {
+    await app.close()
+    await stub.close()
+  })
+  const invalidKey = JSON.stringify({ error: { code: 400, message: 'API key not valid.', details: [{ reason: 'API_KEY_INVALID' }] } })
+  app.get('/bad-url', async () => {
+    throw new APICallError({ message: 'API key not valid.', url: 'not a url', requestBodyValues: {}, statusCode: 400, responseBody: invalidKey })
+  })
+  app.get('/circular', async () => {
+    const body: Record<string, unknown> = { error: 'API_KEY_INVALID' }
+    body.self = body
+    throw new errors.ResponseError('Response Error', 400, { headers: {}, body })
+  })
+  app.get('/no-url', async () => {
+    throw new errors.ResponseError('Response Error', 400, { headers: {}, body: JSON.parse(invalidKey) })
+  })
+  await app.ready()
+  t.equal((await app.inject('/bad-url')).statusCode, 400, 'a URL that does not parse names no key')
+  t.equal((await app.inject('/circular')).statusCode, 400, 'a body that does not serialise says nothing')
+  t.equal((await app.inject('/no-url')).statusCode, 502, 'without a URL, the only key judges (the control case)')
+})
+
+test('sanitise keeps only the allow-list: tokens for name and code, numbers for statuses, clean request ids, boolean symbol markers', async (t) => {
+  const marker = Symbol.for('vercel.ai.error')
+  const text = Symbol('upstream text')
+  const err = Object.assign(new Error(`upstream said ${MASKED}`), {
+    name: 'AuthenticationError',
+    code: KEY.slice(0, 12),
+    status: 401,
+    statusCode: '401',
+    requestID: `req_${KEY.slice(3, 15)}`,
+    request_id: 'req_ok_1',
+    apiMessage: MASKED,
+    [marker]: true,
+    [text]: MASKED
+  }) as unknown as Error & Record<PropertyKey, unknown>
+  Object.defineProperty(err, 'trap', { get () { throw new Error('a getter that throws') }, enumerable: true, configurable: true })
+  sanitise(err, 'fireworks', 401, [KEY])
+  t.same(Reflect.ownKeys(err).filter((k) => k !== 'stack' && k !== 'message'), ['name', 'status', 'request_id', marker])
+  t.equal(err.code, undefined, 'a code that echoes the key goes')
+  t.equal(err.statusCode, undefined, 'a status that is not a number goes')
+  t.equal(err[marker], true, 'a boolean symbol marker stays')
+  const prose = Object.assign(new Error('x'), { name: 'Upstream said: Incorrect API key', code: 42 })
+  sanitise(prose, undefined, 401)
+  t.equal(prose.name, 'Error', 'a name that is prose goes (the prototype name shows)')
+  t.equal(prose.code, 42, 'a numeric code stays')
+  t.match(String(prose.stack), /^Error: The upstream rejected/)
 })
