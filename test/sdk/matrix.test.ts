@@ -5,7 +5,7 @@ import type { Test } from 'tap'
 import { PROBLEM_TYPES } from '../../index.js'
 import { appWith, canary, leaks, until } from '../helpers/app.js'
 import type { Logs } from '../helpers/app.js'
-import { CASES, prefixOf } from '../helpers/sdk.js'
+import { CASES, prefixOf, WAYS } from '../helpers/sdk.js'
 import type { SdkCase } from '../helpers/sdk.js'
 import { startStub } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
@@ -112,7 +112,7 @@ async function cell (t: Test, c: SdkCase, watched: boolean): Promise<void> {
 }
 
 for (const c of CASES) {
-  for (const watched of [false, true]) {
-    test(`${c.row} (${c.pkg}) ${watched ? 'with' : 'without'} keyguard.fetch: ${c.provider} ${c.rejection.status}`, (t) => cell(t, c, watched))
+  for (const { watched, label } of WAYS) {
+    test(`${c.row} (${c.pkg}) ${label} keyguard.fetch: ${c.provider} ${c.rejection.status}`, (t) => cell(t, c, watched))
   }
 }
