@@ -251,12 +251,16 @@ test('Upstream.recognise in an app: an unparsable URL or an unserialisable body 
     body.self = body
     throw new errors.ResponseError('Response Error', 400, { headers: {}, body })
   })
+  app.get('/no-body', async () => {
+    throw new errors.ResponseError('Response Error', 400, { headers: {}, body: undefined })
+  })
   app.get('/no-url', async () => {
     throw new errors.ResponseError('Response Error', 400, { headers: {}, body: JSON.parse(invalidKey) })
   })
   await app.ready()
   t.equal((await app.inject('/bad-url')).statusCode, 400, 'a URL that does not parse names no key')
   t.equal((await app.inject('/circular')).statusCode, 400, 'a body that does not serialise says nothing')
+  t.equal((await app.inject('/no-body')).statusCode, 400, 'no body, nothing to judge')
   t.equal((await app.inject('/no-url')).statusCode, 502, 'without a URL, the only key judges (the control case)')
 })
 
