@@ -252,7 +252,7 @@ test('Upstream.recognise in an app: an unparsable URL or an unserialisable body 
     throw new errors.ResponseError('Response Error', 400, { headers: {}, body })
   })
   app.get('/no-body', async () => {
-    throw new errors.ResponseError('Response Error', 400, { headers: {}, body: undefined })
+    throw new errors.ResponseError('Response Error', 400, { headers: {} })
   })
   app.get('/no-url', async () => {
     throw new errors.ResponseError('Response Error', 400, { headers: {}, body: JSON.parse(invalidKey) })
