@@ -146,7 +146,8 @@ export class Upstream {
     const url = typeof answer.url === 'string' ? answer.url : undefined
     const name = url === undefined ? keyOf(undefined) : undefined
     const target = url === undefined ? this.#targets.find((t) => t.name === name) : this.targetOfUrl(url)
-    if (target === undefined || !rejects(target, status, headerRecord(answer.headers), bodyText(answer.body))) return undefined
+    if (target === undefined) return undefined
+    if (!rejects(target, status, headerRecord(answer.headers), bodyText(answer.body))) return undefined
     return described<Recognised>({ status, key: target.name }, answer)
   }
 
@@ -292,9 +293,12 @@ function answerOf (error: unknown): Answer | undefined {
   if (!isObject(error)) return undefined
   const err = error as ErrorShape
   if (err.name === 'AI_RetryError' && err.lastError !== undefined) return answerOf(err.lastError)
-  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') return { status: err.statusCode, headers: err.headers, body: err.body }
+  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') {
+    return { status: err.statusCode, headers: err.headers, body: err.body }
+  }
   if (err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true) {
-    const answer: Answer = { status: err.statusCode, headers: err.responseHeaders, url: err.url, body: err.responseBody }
+    const answer: Answer = { status: err.statusCode, headers: err.responseHeaders, url: err.url }
+    answer.body = err.responseBody
     if (err.statusCode === undefined) answer.connection = { timeout: false }
     return answer
   }
@@ -302,7 +306,9 @@ function answerOf (error: unknown): Answer | undefined {
   if (typeof err.status === 'number' && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') {
     return { status: err.status, headers: err.headers, requestId: err.requestID, body: err.error ?? err.message }
   }
-  if (isObject(err.rawResponse)) return { status: err.statusCode, headers: err.rawResponse.headers, url: err.rawResponse.url, body: err.body }
+  if (isObject(err.rawResponse)) {
+    return { status: err.statusCode, headers: err.rawResponse.headers, url: err.rawResponse.url, body: err.body }
+  }
   // @fireworksai/sdk's Unauthorized class has no status at all
   if (err.name === 'Unauthorized' && 'data$' in err) return { status: 401 }
   if (isObject(err.httpResponse) && isObject(err.httpRequest)) {
@@ -310,13 +316,16 @@ function answerOf (error: unknown): Answer | undefined {
     return { status, requestId, url: err.httpRequest.url, body }
   }
   // @huggingface/hub's HubApiError keeps the name `Error`; its own fields tell it.
-  if (typeof err.statusCode === 'number' && typeof err.url === 'string' && Object.hasOwn(err, 'requestId') && Object.hasOwn(err, 'data')) {
+  const hub = Object.hasOwn(err, 'requestId') && Object.hasOwn(err, 'data')
+  if (hub && typeof err.statusCode === 'number' && typeof err.url === 'string') {
     return { status: err.statusCode, requestId: err.requestId, url: err.url, body: err.data ?? err.message }
   }
   if (err.name === 'ApiError') {
     const response = err.response
     // Replicate: the Fetch response (its body already read into the message).
-    if (isObject(response)) return { status: response.status, headers: response.headers, url: response.url, body: err.message }
+    if (isObject(response)) {
+      return { status: response.status, headers: response.headers, url: response.url, body: err.message }
+    }
     // @google/genai: a status, and the upstream's body as the message.
     if (typeof err.status === 'number') return { status: err.status, body: err.message }
     return undefined
