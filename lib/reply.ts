@@ -6,7 +6,7 @@ import type { Guard } from './guard.js'
 import { problemDocument, sendProblem } from './problem.js'
 import { requestIdOf, scrubError } from './redact.js'
 import type { ProblemDocument } from './problem.js'
-import { kHit, recognise, recogniseFault, sanitise } from './upstream.js'
+import { kHit, recogniseFault, sanitise } from './upstream.js'
 import type { Upstream, UpstreamHit } from './upstream.js'
 
 /** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
@@ -222,7 +222,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     const named = own ? /"([^"]+)"/.exec(error.message)?.[1] : undefined
     const found: { status: number, requestId?: string, url?: string, key?: string } | undefined = own
       ? (named === undefined ? { status: 401 } : { status: 401, key: named })
-      : recognise(error) ?? byPredicate(error, request)
+      : upstream.recognise(error, (url) => keyFor(guard, upstream, request, url)) ?? byPredicate(error, request)
     if (found === undefined && conversion.unavailable === true && marked[kHit] === undefined) {
       const fault = recogniseFault(error)
       const key = fault === undefined ? undefined : keyFor(guard, upstream, request, fault.url)

@@ -172,6 +172,26 @@ export class Upstream {
     }
   }
 
+  /**
+   * Recognises an error thrown by an upstream client because the upstream rejected our credentials: a
+   * 401 in any shape `answerOf` reads, or another 4xx that the provider's own rules call an invalid key
+   * (Gemini's 400 API_KEY_INVALID, Cohere's 498, xAI's 400 naming the key), as the watching dispatcher
+   * judges them. The provider is the guarded key's whose base URL the error's URL falls under; an error
+   * without a URL is judged by the key `keyOf` names (the route's, or the only one).
+   */
+  recognise (error: unknown, keyOf: (url: string | undefined) => string | undefined): Recognised | undefined {
+    const answer = answerOf(error)
+    if (answer === undefined || typeof answer.status !== 'number') return undefined
+    const status = answer.status
+    if (status === 401) return described<Recognised>({ status }, answer)
+    const url = typeof answer.url === 'string' ? answer.url : undefined
+    const name = url === undefined ? keyOf(undefined) : undefined
+    const target = url === undefined ? this.#targets.find((t) => t.name === name) : this.targetOfUrl(url)
+    if (target === undefined) return undefined
+    if (!rejects(target, status, headerRecord(answer.headers), bodyText(answer.body))) return undefined
+    return described<Recognised>({ status, key: target.name }, answer)
+  }
+
   /** An undici interceptor that watches answers from guarded origins. */
   interceptor (): Dispatcher.DispatcherComposeInterceptor {
     return (dispatch) => (opts, handler) => {
@@ -263,12 +283,19 @@ interface ErrorShape {
   statusCode?: unknown
   headers?: unknown
   responseHeaders?: unknown
+  responseBody?: unknown
   requestID?: unknown
   requestId?: unknown
   url?: unknown
   lastError?: unknown
   rawResponse?: unknown
   response?: unknown
+  request?: unknown
+  httpRequest?: unknown
+  httpResponse?: unknown
+  error?: unknown
+  body?: unknown
+  data?: unknown
   message?: unknown
   [key: symbol]: unknown
 }
@@ -279,6 +306,8 @@ const get = (headers: unknown, name: string): unknown => {
   return typeof h.get === 'function' ? (h.get as (n: string) => unknown)(name) : h[name]
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object'
+
 /** What an upstream client's error tells of the answer it got. */
 interface Answer {
   /** The upstream's HTTP status; absent when no answer came. */
@@ -286,36 +315,64 @@ interface Answer {
   headers?: unknown
   url?: unknown
   requestId?: unknown
+  /** The upstream's body as the error holds it (text, or parsed JSON), for the provider's own rules. */
+  body?: unknown
   /** No answer at all: the connection failed or timed out. */
   connection?: { timeout: boolean }
 }
 
 /**
- * Reads an error thrown by an upstream client, by the shape of each SDK: undici `ResponseError`,
- * Vercel AI SDK `APICallError` (also inside `RetryError.lastError`, across package copies), openai-node
- * and the other Stainless SDKs (`status` with Fetch `headers`), Speakeasy and Fern SDKs (Mistral,
- * Fireworks, Cohere: `statusCode` with the raw Response), @fireworksai/sdk's `Unauthorized`, Hugging
- * Face's `HubApiError`, Replicate's `ApiError`, and Stainless connection errors. Anything else, the
- * application's own errors among them, is no upstream client's.
+ * Reads an error thrown by an upstream client, by what each SDK's real error class carries (checked
+ * against the installed packages in test/sdk): undici `ResponseError`; Vercel AI SDK `APICallError`
+ * (also inside `RetryError.lastError`, across package copies); openai-node and the other Stainless SDKs
+ * (`status` with Fetch `headers`, the body in `error`); Speakeasy (Mistral: `statusCode`, `body`,
+ * `rawResponse`) and Fern (Cohere: `statusCode`, `body`, `rawResponse` as a plain object) SDKs;
+ * @fireworksai/sdk's `Unauthorized`; @huggingface/inference's `httpRequest`/`httpResponse`;
+ * @huggingface/hub's `HubApiError` (named `Error`: read by its fields); Replicate's `ApiError` (a Fetch
+ * `response`); @google/genai's `ApiError` (a `status` and the body as its message); Stainless
+ * connection errors. Anything else, the application's own errors among them, is no upstream client's.
  */
 function answerOf (error: unknown): Answer | undefined {
-  if (error === null || typeof error !== 'object') return undefined
+  if (!isObject(error)) return undefined
   const err = error as ErrorShape
   if (err.name === 'AI_RetryError' && err.lastError !== undefined) return answerOf(err.lastError)
-  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') return { status: err.statusCode, headers: err.headers }
+  if (err.code === 'UND_ERR_RESPONSE' || err.code === 'UND_ERR_RESPONSE_STATUS_CODE') {
+    return { status: err.statusCode, headers: err.headers, body: err.body }
+  }
   if (err.name === 'AI_APICallError' || err[Symbol.for('vercel.ai.error.AI_APICallError')] === true) {
     const answer: Answer = { status: err.statusCode, headers: err.responseHeaders, url: err.url }
+    answer.body = err.responseBody
     if (err.statusCode === undefined) answer.connection = { timeout: false }
     return answer
   }
   // Stainless errors carry `status`; Speakeasy errors carry Fetch `headers` too, but `statusCode`.
-  if (typeof err.status === 'number' && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') return { status: err.status, headers: err.headers, requestId: err.requestID }
-  if (err.rawResponse !== null && typeof err.rawResponse === 'object') return { status: err.statusCode, headers: (err.rawResponse as { headers?: unknown }).headers }
+  if (typeof err.status === 'number' && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') {
+    return { status: err.status, headers: err.headers, requestId: err.requestID, body: err.error ?? err.message }
+  }
+  if (isObject(err.rawResponse)) {
+    return { status: err.statusCode, headers: err.rawResponse.headers, url: err.rawResponse.url, body: err.body }
+  }
   // @fireworksai/sdk's Unauthorized class has no status at all
   if (err.name === 'Unauthorized' && 'data$' in err) return { status: 401 }
-  if (err.name === 'HubApiError') return { status: err.statusCode, requestId: err.requestId, url: err.url }
-  const response = err.response as { status?: unknown, headers?: unknown, url?: unknown } | undefined
-  if (err.name === 'ApiError' && response !== null && typeof response === 'object') return { status: response.status, headers: response.headers, url: response.url }
+  if (isObject(err.httpResponse) && isObject(err.httpRequest)) {
+    const { status, requestId, body } = err.httpResponse
+    return { status, requestId, url: err.httpRequest.url, body }
+  }
+  // @huggingface/hub's HubApiError keeps the name `Error`; its own fields tell it.
+  const hub = Object.hasOwn(err, 'requestId') && Object.hasOwn(err, 'data')
+  if (hub && typeof err.statusCode === 'number' && typeof err.url === 'string') {
+    return { status: err.statusCode, requestId: err.requestId, url: err.url, body: err.data ?? err.message }
+  }
+  if (err.name === 'ApiError') {
+    const response = err.response
+    // Replicate: the Fetch response (its body already read into the message).
+    if (isObject(response)) {
+      return { status: response.status, headers: response.headers, url: response.url, body: err.message }
+    }
+    // @google/genai: a status, and the upstream's body as the message.
+    if (typeof err.status === 'number') return { status: err.status, body: err.message }
+    return undefined
+  }
   const kind = (err as { constructor?: { name?: unknown } }).constructor?.name
   if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return { connection: { timeout: kind === 'APIConnectionTimeoutError' } }
   return undefined
@@ -325,18 +382,50 @@ function answerOf (error: unknown): Answer | undefined {
 function described<T extends { status: number, requestId?: string, url?: string }> (found: T, answer: Answer): T {
   const id = requestIdOf(answer.requestId ?? get(answer.headers, 'x-request-id') ?? get(answer.headers, 'request-id'))
   if (id !== undefined) found.requestId = id
-  if (typeof answer.url === 'string') found.url = answer.url
+  // A Response built by hand (a test double, a custom fetch) has an empty URL.
+  if (typeof answer.url === 'string' && answer.url !== '') found.url = answer.url
   return found
+}
+
+/** What `recognise` found: the upstream's status, and what it tells of the request and the key. */
+export interface Recognised {
+  status: number
+  requestId?: string
+  url?: string
+  /** The guarded key whose provider's own rules judged the answer (a non-401 invalid-key answer). */
+  key?: string
 }
 
 /**
  * Recognises an error thrown by an upstream client because the upstream rejected our credentials:
  * a 401 in any of the shapes `answerOf` reads. The application's own 401s (`reply.code(401)`,
- * @fastify/jwt, http-errors) have none of these shapes and are left alone.
+ * @fastify/jwt, http-errors) have none of these shapes and are left alone. Provider-specific
+ * invalid-key answers (Gemini's 400, Cohere's 498) need the guarded keys: `Upstream.recognise`.
  */
-export function recognise (error: unknown): { status: number, requestId?: string, url?: string } | undefined {
+export function recognise (error: unknown): Recognised | undefined {
   const answer = answerOf(error)
-  return answer?.status === 401 ? described<{ status: number, requestId?: string, url?: string }>({ status: 401 }, answer) : undefined
+  return answer?.status === 401 ? described<Recognised>({ status: 401 }, answer) : undefined
+}
+
+/** An answer's headers as the classifiers see them: names lower-cased. */
+function headerRecord (headers: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!isObject(headers)) return out
+  const entries = typeof headers.entries === 'function' && typeof headers.get === 'function'
+    ? [...(headers as unknown as Headers).entries()]
+    : Object.entries(headers)
+  for (const [name, value] of entries) if (typeof value === 'string') out[name.toLowerCase()] = value
+  return out
+}
+
+/** An error's body as text: the classifiers read text and parse JSON from it themselves. */
+function bodyText (body: unknown): string {
+  if (typeof body === 'string') return body
+  try {
+    return JSON.stringify(body) ?? ''
+  } catch {
+    return ''
+  }
 }
 
 /** An answer that says the upstream cannot serve now: 429, 408 or a 5xx. */
@@ -382,24 +471,50 @@ export function recogniseFault (error: unknown): Fault | undefined {
   return described(found, answer)
 }
 
-/** Enumerable members of upstream errors that hold the upstream's body, headers or our request. */
-const UPSTREAM_MEMBERS = ['error', 'headers', 'body', 'data', 'data$', 'responseBody', 'responseHeaders', 'rawResponse', 'response', 'request', 'requestBodyValues', 'cause', 'lastError', 'errors']
-
 /** Members SDK errors keep the upstream's request id in. */
-const ID_MEMBERS = ['requestID', 'requestId', 'request_id']
+const ID_MEMBERS = new Set<PropertyKey>(['requestID', 'requestId', 'request_id'])
+
+/** A name or code fit to log: a short token, not text. */
+const TOKEN = /^[\w.$:-]{1,64}$/
+
+/** What a member that cannot be deleted is set to. */
+const WITHHELD = '[withheld by fastify-keyguard]'
 
 /**
- * Strips an upstream auth error of everything that came from the upstream (its message echoes a
- * masked key, its body and headers hold more) before the error handler logs or serialises it.
+ * The members of an upstream error that are kept: its name and code (short tokens that share nothing
+ * with a secret), its status, the upstream request id when it is clean, and symbol markers (Vercel's
+ * `isInstance` reads them; loggers never print them). Everything else may hold the upstream's body,
+ * headers, message or our request, today (`apiMessage`, `details`, `httpResponse`, …) or in the next
+ * version of an SDK, so it goes.
+ */
+function safe (member: PropertyKey, value: unknown, secrets: readonly string[]): boolean {
+  if (typeof member === 'symbol') return typeof value === 'boolean'
+  if (member === 'status' || member === 'statusCode') return typeof value === 'number'
+  if (member === 'name' || member === 'code') {
+    return typeof value === 'number' || (typeof value === 'string' && TOKEN.test(value) && !echoes(value, secrets))
+  }
+  // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
+  return ID_MEMBERS.has(member) && requestIdOf(value, secrets) !== undefined
+}
+
+/**
+ * Strips an upstream error, by allow-list, of everything that came from the upstream (its message
+ * echoes a masked key, its body and headers hold more) before any error handler logs or serialises it.
  */
 export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = [], fault = false): void {
-  const err = error as Record<string, unknown>
-  // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
-  const echoed = ID_MEMBERS.filter((member) => typeof err[member] === 'string' && echoes(err[member], secrets))
-  for (const member of [...UPSTREAM_MEMBERS, ...echoed]) {
-    if (Object.prototype.hasOwnProperty.call(err, member)) {
+  const err = error as Record<PropertyKey, unknown>
+  for (const member of Reflect.ownKeys(err)) {
+    if (member === 'message' || member === 'stack') continue
+    let value: unknown
+    try {
+      value = err[member]
+    } catch {}
+    if (safe(member, value, secrets)) continue
+    try {
+      delete err[member]
+    } catch {
       try {
-        delete err[member]
+        err[member] = WITHHELD
       } catch {}
     }
   }

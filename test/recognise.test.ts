@@ -1,10 +1,16 @@
 import { createRequire } from 'node:module'
 import { APICallError, LoadAPIKeyError } from '@ai-sdk/provider'
+import { ApiError as GoogleApiError } from '@google/genai'
+import { HubApiError } from '@huggingface/hub'
+import { InferenceClientProviderApiError } from '@huggingface/inference'
+import { Cohere } from 'cohere-ai'
 import { httpErrors } from '@fastify/sensible'
 import OpenAI from 'openai'
 import { test } from 'tap'
 import { errors } from 'undici'
 import { recognise, recogniseFault, sanitise, targetOf } from '../lib/upstream.js'
+import { appWith, canary } from './helpers/app.js'
+import { startStub } from './helpers/stub.js'
 import { providers } from '../lib/providers/index.js'
 
 /** http-errors (no types of its own; @fastify/sensible and many apps throw its errors). */
@@ -84,15 +90,37 @@ test('Speakeasy (Mistral SDKError, @fireworksai/sdk) and Fern (Cohere) shapes', 
   t.same(recognise(cohere), { status: 401, requestId: 'req_cohere_1' })
 })
 
-test('Hugging Face HubApiError and replicate ApiError', async (t) => {
-  const hub = Object.assign(new Error('Invalid credentials'), { name: 'HubApiError', statusCode: 401, requestId: 'Root=1-abc', url: 'https://huggingface.co/api/whoami-v2' })
+test('Hugging Face HubApiError (real class, named "Error": read by its fields) and replicate ApiError', async (t) => {
+  const hub = new HubApiError('https://huggingface.co/api/whoami-v2', 401, 'Root=1-abc', 'Invalid credentials in Authorization header')
+  hub.data = { error: 'Invalid credentials in Authorization header' }
+  t.equal(hub.name, 'Error', 'the real class does not name itself')
   t.same(recognise(hub), { status: 401, requestId: 'Root=1-abc', url: 'https://huggingface.co/api/whoami-v2' })
-  t.equal(recognise({ ...hub, statusCode: 404 }), undefined)
+  t.equal(recognise(new HubApiError('https://huggingface.co/api/x', 404, undefined, 'Not found')), undefined)
+  const imitation = Object.assign(new Error('x'), { name: 'HubApiError', statusCode: 401, url: 'https://huggingface.co/api/whoami-v2' })
+  t.equal(recognise(imitation), undefined, 'a look-alike without the real fields is not it')
   const response = new Response('{"detail":"Invalid token"}', { status: 401, headers: { 'x-request-id': 'req_rep_1' } })
   const replicate = Object.assign(new Error('Request to https://api.replicate.com/v1/account failed with status 401 Unauthorized'), { name: 'ApiError', request: new Request('https://api.replicate.com/v1/account'), response })
-  t.same(recognise(replicate), { status: 401, requestId: 'req_rep_1', url: '' })
+  t.same(recognise(replicate), { status: 401, requestId: 'req_rep_1' }, 'a hand-built Response has no URL')
   t.equal(recognise({ name: 'ApiError', response: new Response('', { status: 429 }) }), undefined)
   t.equal(recognise({ name: 'ApiError' }), undefined)
+})
+
+test('@huggingface/inference (real classes): httpRequest/httpResponse carry the status, URL and request id', async (t) => {
+  const request = { url: 'https://router.huggingface.co/v1/chat/completions', method: 'POST', headers: { Authorization: 'Bearer hf_x' } }
+  const make = (status: number): Error => new InferenceClientProviderApiError('Failed to perform inference: Invalid credentials', request, { requestId: 'req_hf_1', status, body: { error: 'Invalid credentials' } })
+  t.same(recognise(make(401)), { status: 401, requestId: 'req_hf_1', url: request.url })
+  t.equal(recognise(make(400)), undefined)
+  t.same(recogniseFault(make(503)), { status: 503, timeout: false, requestId: 'req_hf_1', url: request.url })
+})
+
+test('@google/genai and cohere-ai (real classes): a 401 is recognised; their own invalid-key statuses need the provider (Upstream.recognise)', async (t) => {
+  const body = JSON.stringify({ error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } })
+  t.same(recognise(new GoogleApiError({ message: body, status: 401 })), { status: 401 })
+  t.equal(recognise(new GoogleApiError({ message: 'API key not valid. Please pass a valid API key.', status: 400 })), undefined, 'a 400 alone says nothing')
+  t.same(recogniseFault(new GoogleApiError({ message: 'overloaded', status: 503 })), { status: 503, timeout: false })
+  const raw = { headers: new Headers({ 'x-request-id': 'req_co' }), redirected: false, status: 401, statusText: 'Unauthorized', type: 'basic', url: 'https://api.cohere.com/v2/chat' } as const
+  t.same(recognise(new Cohere.UnauthorizedError({ message: 'invalid api token' }, raw)), { status: 401, requestId: 'req_co', url: 'https://api.cohere.com/v2/chat' })
+  t.equal(recognise(new Cohere.InvalidTokenError({ message: 'invalid api token' }, { ...raw, status: 498 })), undefined)
 })
 
 test('undici: ResponseError (7.x, real class) and ResponseStatusCodeError (6.x shape)', async (t) => {
@@ -114,7 +142,6 @@ test("non-matches: the application's own 401s and everything that is not an erro
   t.equal(recognise(Object.assign(new Error('No Authorization was found in request.headers'), { code: 'FST_JWT_NO_AUTHORIZATION_IN_HEADER', statusCode: 401 })), undefined, '@fastify/jwt')
   t.equal(recognise({ status: 401, headers: { 'www-authenticate': 'Bearer' } }), undefined, 'plain headers are not a Fetch Headers')
   t.equal(recognise({ status: 401 }), undefined)
-  t.equal(recognise(Object.assign(new Error('API key not valid'), { name: 'ApiError', status: 400 })), undefined, '@google/genai: status only, left to problem.recognise')
   for (const value of [undefined, null, 401, 'Unauthorized', true, new Error('401 Unauthorized')]) t.equal(recognise(value), undefined, String(value))
 })
 
@@ -205,4 +232,61 @@ test('recogniseFault: a Mistral SDKError carries Fetch headers and statusCode (n
   t.same(recogniseFault(mistral(503)), { status: 503, timeout: false, retryAfter: 4, requestId: 'req_m' })
   t.same(recognise(mistral(401)), { status: 401, requestId: 'req_m' })
   t.equal(recogniseFault(mistral(400)), undefined)
+})
+
+test('Upstream.recognise in an app: an unparsable URL or an unserialisable body is judged by nothing, and passes as it is', async (t) => {
+  const key = canary('AIzaSy')
+  const stub = await startStub({ mode: 'auth', keys: [key] })
+  const { app } = await appWith({ keys: [{ name: 'gemini', provider: 'gemini', value: key, baseUrl: stub.url }], env: {}, probe: { interval: 0, retries: 0 } })
+  t.teardown(async () => {
+    await app.close()
+    await stub.close()
+  })
+  const invalidKey = JSON.stringify({ error: { code: 400, message: 'API key not valid.', details: [{ reason: 'API_KEY_INVALID' }] } })
+  app.get('/bad-url', async () => {
+    throw new APICallError({ message: 'API key not valid.', url: 'not a url', requestBodyValues: {}, statusCode: 400, responseBody: invalidKey })
+  })
+  app.get('/circular', async () => {
+    const body: Record<string, unknown> = { error: 'API_KEY_INVALID' }
+    body.self = body
+    throw new errors.ResponseError('Response Error', 400, { headers: {}, body })
+  })
+  app.get('/no-body', async () => {
+    throw new errors.ResponseError('Response Error', 400, { headers: {} })
+  })
+  app.get('/no-url', async () => {
+    throw new errors.ResponseError('Response Error', 400, { headers: {}, body: JSON.parse(invalidKey) })
+  })
+  await app.ready()
+  t.equal((await app.inject('/bad-url')).statusCode, 400, 'a URL that does not parse names no key')
+  t.equal((await app.inject('/circular')).statusCode, 400, 'a body that does not serialise says nothing')
+  t.equal((await app.inject('/no-body')).statusCode, 400, 'no body, nothing to judge')
+  t.equal((await app.inject('/no-url')).statusCode, 502, 'without a URL, the only key judges (the control case)')
+})
+
+test('sanitise keeps only the allow-list: tokens for name and code, numbers for statuses, clean request ids, boolean symbol markers', async (t) => {
+  const marker = Symbol.for('vercel.ai.error')
+  const text = Symbol('upstream text')
+  const err = Object.assign(new Error(`upstream said ${MASKED}`), {
+    name: 'AuthenticationError',
+    code: KEY.slice(0, 12),
+    status: 401,
+    statusCode: '401',
+    requestID: `req_${KEY.slice(3, 15)}`,
+    request_id: 'req_ok_1',
+    apiMessage: MASKED,
+    [marker]: true,
+    [text]: MASKED
+  }) as unknown as Error & Record<PropertyKey, unknown>
+  Object.defineProperty(err, 'trap', { get () { throw new Error('a getter that throws') }, enumerable: true, configurable: true })
+  sanitise(err, 'fireworks', 401, [KEY])
+  t.same(Reflect.ownKeys(err).filter((k) => k !== 'stack' && k !== 'message'), ['name', 'status', 'request_id', marker])
+  t.equal(err.code, undefined, 'a code that echoes the key goes')
+  t.equal(err.statusCode, undefined, 'a status that is not a number goes')
+  t.equal(err[marker], true, 'a boolean symbol marker stays')
+  const prose = Object.assign(new Error('x'), { name: 'Upstream said: Incorrect API key', code: 42 })
+  sanitise(prose, undefined, 401)
+  t.equal(prose.name, 'Error', 'a name that is prose goes (the prototype name shows)')
+  t.equal(prose.code, 42, 'a numeric code stays')
+  t.match(String(prose.stack), /^Error: The upstream rejected/)
 })
