@@ -228,11 +228,18 @@ function checkProvider (spec: unknown, path: string): ProviderSpec {
 
 const KNOWN = Object.keys(providers).join(', ')
 
+/** A provider without a shared endpoint (Azure OpenAI) needs `baseUrl` on every key. */
+function needBaseUrl (provider: ProviderSpec, path: string): void {
+  if (typeof provider.requiresBaseUrl !== 'string') return
+  bad(`${path} (${provider.label}) needs baseUrl: ${provider.requiresBaseUrl}; e.g. { provider: '${provider.id}', baseUrl: '…' }`)
+}
+
 function resolveKey (entry: unknown, index: number): ResolvedKey {
   const path = `keys[${index}]`
   if (typeof entry === 'string') {
     const provider = (providers as Record<string, ProviderSpec>)[entry]
     if (provider === undefined) bad(`${path} is ${got(entry)}, which is not a known provider; known: ${KNOWN}. Use a KeySpec with a ProviderSpec for another provider`)
+    needBaseUrl(provider, path)
     return { name: entry, provider, env: provider.env, baseUrl: provider.baseUrl, required: true, probe: true }
   }
   if (!isObject(entry)) bad(`${path} must be a provider id or a KeySpec object; received ${got(entry)}`)
@@ -259,6 +266,7 @@ function resolveKey (entry: unknown, index: number): ResolvedKey {
   if (spec.value !== undefined && typeof spec.value !== 'string') bad(`option "${path}.value" must be a string; received ${spec.value === null ? 'null' : `a ${typeof spec.value}`}`)
   if (spec.required !== undefined && typeof spec.required !== 'boolean') bad(`option "${path}.required" must be a boolean; received ${got(spec.required)}`)
   if (spec.probe !== undefined && typeof spec.probe !== 'boolean') bad(`option "${path}.probe" must be a boolean; received ${got(spec.probe)}`)
+  if (spec.baseUrl === undefined) needBaseUrl(provider, path)
   const resolved: ResolvedKey = {
     name,
     provider,
