@@ -140,7 +140,8 @@ export const GENERATED_LENGTH = 16
  */
 export function generated (value: string, own: ProviderSpec): boolean {
   if (!/^[A-Za-z0-9._-]+$/.test(value)) return false
-  const prefix = (own.key?.prefixes ?? []).filter((p) => value.startsWith(p)).sort((a, b) => b.length - a.length)[0] ?? ''
+  const prefixes = Array.isArray(own.key?.prefixes) ? own.key.prefixes : []
+  const prefix = prefixes.filter((p) => value.startsWith(p)).sort((a, b) => b.length - a.length)[0] ?? ''
   const body = value.slice(prefix.length)
   if (body.length < GENERATED_LENGTH) return false
   const classes = Number(/[a-z]/.test(body)) + Number(/[A-Z]/.test(body)) + Number(/[0-9]/.test(body))

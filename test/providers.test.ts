@@ -226,7 +226,7 @@ test('Anthropic and OpenAI: a region or account block is forbidden, and the mess
   const stub = await stubFor(t)
   const block = await judged(t, stub, providers.anthropic, { status: 403, body: { error: { type: 'forbidden', message: 'Request not allowed' } } })
   t.same([block.verdict.cause, block.verdict.reason], ['forbidden', 'region-blocked'])
-  t.match(block.message, /region or account block .*it is not the fault of the key in ANTHROPIC_API_KEY_FILE/)
+  t.match(block.message, /region or account block; it is not the fault of the key in ANTHROPIC_API_KEY_FILE/)
   t.match(block.fix, /serves this host's region .* the key needs no change\.$/)
   const permission = await judged(t, stub, providers.anthropic, { status: 403, body: { type: 'error', error: { type: 'permission_error', message: 'no' } } })
   t.same([permission.verdict.cause, permission.verdict.reason], ['forbidden', 'forbidden'], 'a permission_error stays about the key')
