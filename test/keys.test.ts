@@ -73,7 +73,7 @@ test('generated(): the make-up of a generated key', async (t) => {
   const gemini = 'AIzaSyB3x9-test-Qw7ErT5yU1iO3pA8sD6fG2h'
   t.equal(gemini.length, 39)
   t.same(inspect(gemini, providers.gemini, ALL, foreignPrefixes), { ok: true, key: gemini, notes: [] })
-  const replicate = 'r8_Xk2-my-Lp9Qz4Wv7Ns1Bt6Yc3Dh8Fj0Gm5Hr'
+  const replicate = 'r8_my-Xk2Lp9Qz4Wv7Ns1Bt6Yc3Dh8Fj0Gm5Hrxy'
   t.equal(replicate.length, 40)
   t.same(inspect(replicate, providers.replicate, ALL, foreignPrefixes), { ok: true, key: replicate, notes: [] })
   const dots = 'AQ.Ab8Cd2...Ef5Gh7Ij1Kl4Mn6Op9Qr3St0UvWx'
