@@ -63,7 +63,7 @@ test('generated(): the make-up of a generated key', async (t) => {
   t.notOk(generated('fw_Ab3dEf6hIj9lMn2', fw), 'a 15-character body is too short to tell')
   t.notOk(generated('fw_abcdefghijklmnopqrstuv', fw), 'one character class: words, not randomness')
   t.notOk(generated('fw_AAAAAAAAAAAAAAAAxxxxxxxx', fw), 'runs: too little entropy')
-  t.notOk(generated('fw_Ab3d${Ef6hIj9lMn2p}', fw), 'characters no key has')
+  t.notOk(generated('fw_Ab3d{Ef6hIj9lMn2p}', fw), 'characters no key has')
   t.notOk(generated('sk-Your-Api-Key-Here-12345678', providers.openai), 'two placeholder words as whole segments')
   t.ok(generated('sk-proj-Ab3d-key-f6hIj9lMn2pQr5tUv8', providers.openai), 'one such word is chance')
   t.ok(generated('A1' + 'b'.repeat(7) + 'C'.repeat(7) + 'd9', { ...fw, key: { prefixes: 7 as unknown as string[] } }) === false, 'a low-entropy body even when prefixes are malformed')
