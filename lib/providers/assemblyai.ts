@@ -9,6 +9,7 @@ export const assemblyai: ProviderSpec = {
   baseUrl: 'https://api.assemblyai.com',
   // source: trufflehog pkg/detectors/assemblyai — the raw key in Authorization, no scheme
   auth: { header: 'authorization' },
+  // The invalid-key body is UNVERIFIED (no public capture found); only the status is classified.
   // source: trufflehog pkg/detectors/assemblyai — GET /v2/transcript (the transcript list), 2xx = a valid key
   probe: { path: '/v2/transcript?limit=1' },
   // source: assemblyai.com/docs API reference (list transcripts) — { page_details, transcripts: […] }
