@@ -316,3 +316,13 @@ test('new providers: the real invalid-key answers and fixes name the provider\'s
     t.match(fix, dashboard, `${provider.id}: the fix points at its dashboard`)
   }
 })
+
+test('Anthropic: a not_found_error naming a model or a file is about the request, never the key', async (t) => {
+  const stub = await stubFor(t)
+  for (const message of ['model: claude-3-5-sonnet-20990101', 'File not found: file_011', 'The model was not found']) {
+    const v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 404, body: { type: 'error', error: { type: 'not_found_error', message } } })
+    t.same([v.cause, v.reason], ['unreachable', 'not-found'], message)
+  }
+  const v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 404, body: { type: 'error', error: { type: 'not_found_error' } } })
+  t.same([v.cause, v.reason], ['rejected', 'unknown-key'], 'no message at all')
+})

@@ -19,8 +19,11 @@ export const anthropic: ProviderSpec = {
     if (answer.status === 429 && answer.headers['retry-after'] === undefined) return { cause: 'limited', reason: 'spend-cap' }
     // Anthropic's own envelope, {"type":"error","error":{"type":"not_found_error"}}, on the model list: the key is
     // disabled or unknown. A 404 without that envelope (another server at baseUrl) stays a wrong baseUrl.
+    // lib/upstream.ts reads these rules for live traffic too, where a not_found_error that names what was
+    // not found ("model: claude-…", "File not found: …") is about the request, not the key: left alone.
     // source: trufflehog pkg/detectors/anthropic — "404 is returned if api key is disabled or not found"
-    if (answer.status === 404 && field(answer.json, 'type') === 'error' && field(answer.json, 'error', 'type') === 'not_found_error') {
+    if (answer.status === 404 && field(answer.json, 'type') === 'error' && field(answer.json, 'error', 'type') === 'not_found_error' &&
+      !/:|\bmodel\b/i.test(String(field(answer.json, 'error', 'message') ?? ''))) {
       return { cause: 'rejected', reason: 'unknown-key' }
     }
     // source: providers.md appendix (2026-11-29) — a region block arrives as 403 {"error":{"type":"forbidden","message":"Request not allowed"}}
