@@ -17,9 +17,11 @@ for (const id of Object.keys(providers)) {
     total += run.runs
     connections += run.connections
     const rate = Math.round(run.runs / (run.ms / 1000))
-    process.stdout.write(`${id.padEnd(13)} ${run.format.padEnd(24)} ${run.runs} keys, 0 refused, ${run.connections} connections, ${(run.ms / 1000).toFixed(1)} s (${rate}/s)\n`)
+    const took = `${(run.ms / 1000).toFixed(1)} s (${rate}/s)`
+    process.stdout.write(`${id.padEnd(13)} ${run.format.padEnd(24)} ${run.runs} keys, 0 refused, ${run.connections} connections, ${took}\n`)
   }
 }
 const seconds = (performance.now() - started) / 1000
-process.stdout.write(`total: ${total} keys over ${Object.keys(providers).length} providers, 0 refused, ${connections} connections, ${seconds.toFixed(1)} s\n`)
+const count = Object.keys(providers).length
+process.stdout.write(`total: ${total} keys over ${count} providers, 0 refused, ${connections} connections, ${seconds.toFixed(1)} s\n`)
 if (connections > 0) process.exitCode = 1

@@ -254,10 +254,12 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
 
   let options: ReturnType<typeof resolveOptions>
   try {
-    options = resolveOptions({ keys: todo.keys, probe: { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }, health: false, problem: false }, io.env)
+    const probe = { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }
+    options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, io.env)
   } catch (err) {
     // A provider without a shared endpoint (azure-openai) needs --base-url.
-    io.stderr.write(`keyguard: ${(err as Error).message.replace(/^Invalid fastify-keyguard options: /, '')}; pass --base-url\n${SYNOPSIS}\n`)
+    const message = (err as Error).message.replace(/^Invalid fastify-keyguard options: /, '')
+    io.stderr.write(`keyguard: ${message}; pass --base-url\n${SYNOPSIS}\n`)
     return EXIT.usage
   }
   const guard = new Guard(options, silent)

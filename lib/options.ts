@@ -231,7 +231,8 @@ const KNOWN = Object.keys(providers).join(', ')
 /** A provider without a shared endpoint (Azure OpenAI) needs `baseUrl` on every key. */
 function needBaseUrl (provider: ProviderSpec, path: string): void {
   if (typeof provider.requiresBaseUrl !== 'string') return
-  bad(`${path} (${provider.label}) needs baseUrl: ${provider.requiresBaseUrl}; e.g. { provider: '${provider.id}', baseUrl: '…' }`)
+  const example = `{ provider: '${provider.id}', baseUrl: '…' }`
+  bad(`${path} (${provider.label}) needs baseUrl: ${provider.requiresBaseUrl}; e.g. ${example}`)
 }
 
 function resolveKey (entry: unknown, index: number): ResolvedKey {

@@ -141,7 +141,8 @@ const REASONS: Record<string, Render> = {
   'too-short': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at least ${f.min ?? '?'} (a truncated copy?).`, paste(s)],
   'admin-key': (s) => [
     `${s.where} holds ${a(s.label)} admin key, which manages the organisation and cannot call models.`,
-    `Create a project or API key (not an admin key) at ${s.dashboard ?? `the ${s.label} console`} and put it in ${dest(s)}. ` +
+    `Create a project or API key (not an admin key) at ${s.dashboard ?? `the ${s.label} console`} ` +
+      `and put it in ${dest(s)}. ` +
       'To guard an admin key on purpose, pass a ProviderSpec that probes the admin API (README: Admin keys)'
   ],
   'too-long': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at most ${f.max ?? '?'} (a whole file or several values pasted in?).`, paste(s)],

@@ -7,7 +7,8 @@ export const cohere: ProviderSpec = {
   env: 'CO_API_KEY',
   // source: cohere-ai 8.1.0 Client.js — default base https://api.cohere.com, Bearer auth
   baseUrl: 'https://api.cohere.com',
-  // source: docs.cohere.com/reference/check-api-key — POST /v1/check-api-key answers { valid, organization_id, owner_id }
+  // source: docs.cohere.com/reference/check-api-key — POST /v1/check-api-key answers { valid, organization_id,
+  //   owner_id }
   probe: { method: 'POST', path: '/v1/check-api-key', body: {} },
   // source: docs.cohere.com/reference/check-api-key — the answer carries a boolean valid
   valid: jsonWith('valid'),

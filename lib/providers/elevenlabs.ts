@@ -14,13 +14,14 @@ export const elevenlabs: ProviderSpec = {
   // source: trufflehog pkg/detectors/elevenlabs/v2 — 200 { user_id, subscription: { tier }, first_name }
   valid: jsonWith('subscription'),
   classify (answer) {
+    const status = field(answer.json, 'detail', 'status')
     // A key restricted to some endpoints cannot read /v1/user, yet it authenticated.
     // source: trufflehog pkg/detectors/elevenlabs/v2 — 401 {"detail":{"status":"missing_permissions"}} = a valid key
-    if ((answer.status === 400 || answer.status === 401) && field(answer.json, 'detail', 'status') === 'missing_permissions') {
+    if ((answer.status === 400 || answer.status === 401) && status === 'missing_permissions') {
       return { cause: 'valid', reason: 'scoped-key' }
     }
     // source: trufflehog pkg/detectors/elevenlabs/v2 — 400 (like 401) means an invalid key
-    if (answer.status === 400 && field(answer.json, 'detail', 'status') === 'invalid_api_key') return { cause: 'rejected', reason: 'unauthorized' }
+    if (answer.status === 400 && status === 'invalid_api_key') return { cause: 'rejected', reason: 'unauthorized' }
     return undefined
   },
   // sk_ is Stripe's too, so it is no distinctive prefix here.

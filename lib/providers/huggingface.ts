@@ -11,7 +11,8 @@ export const huggingface: ProviderSpec = {
   probe: { path: '/api/whoami-v2' },
   // source: @huggingface/hub whoAmI types — the answer carries auth.accessToken or auth.type
   valid: jsonWith('auth'),
-  // source: trufflehog pkg/detectors/huggingface — hf_[a-zA-Z0-9]{34}; gitleaks rules/huggingface.go — api_org_ org tokens
+  // source: trufflehog pkg/detectors/huggingface — hf_[a-zA-Z0-9]{34}; gitleaks rules/huggingface.go — api_org_ org
+  //   tokens
   key: { pattern: /^(?:hf_|api_org_)[A-Za-z0-9]{34}$/, prefixes: ['hf_', 'api_org_'] },
   // source: huggingface.co docs — tokens are managed in settings
   dashboard: 'https://huggingface.co/settings/tokens'

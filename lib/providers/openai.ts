@@ -19,16 +19,21 @@ export const openai: ProviderSpec = {
     // source: developers.openai.com/docs/guides/error-codes — 401 "IP not authorized" for an allow-listed org
     if (answer.status === 401 && /ip .*not authorized|not authorized .*ip/i.test(text)) return { cause: 'forbidden', reason: 'ip-not-allowed' }
     // source: developers.openai.com/docs/guides/error-codes — 403 unsupported_country_region_territory: a region block
-    if (answer.status === 403 && /unsupported_country_region_territory/.test(text)) return { cause: 'forbidden', reason: 'region-blocked' }
-    // source: developers.openai.com/docs/guides/error-codes — 429 insufficient_quota means out of credit, not a rate limit
+    if (answer.status === 403 && /unsupported_country_region_territory/.test(text)) {
+      return { cause: 'forbidden', reason: 'region-blocked' }
+    }
+    // source: developers.openai.com/docs/guides/error-codes — 429 insufficient_quota means out of credit, not a rate
+    //   limit
     if (answer.status === 429 && field(answer.json, 'error', 'code') === 'insufficient_quota') return { cause: 'limited', reason: 'quota' }
     return undefined
   },
-  // source: gitleaks rules/openai.go — sk-(proj|svcacct|admin)-…T3BlbkFJ… and legacy sk-{20}T3BlbkFJ{20}; sk-None- seen in issues
+  // source: gitleaks rules/openai.go — sk-(proj|svcacct|admin)-…T3BlbkFJ… and legacy sk-{20}T3BlbkFJ{20}; sk-None-
+  //   seen in issues
   key: {
     pattern: /^sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}$|^sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}$/,
     prefixes: ['sk-proj-', 'sk-svcacct-', 'sk-admin-', 'sk-None-'],
-    // source: trufflehog pkg/detectors/openai — sk-admin- keys are verified on /v1/organization/admin_api_keys, not models
+    // source: trufflehog pkg/detectors/openai — sk-admin- keys are verified on /v1/organization/admin_api_keys, not
+    //   models
     adminPrefixes: ['sk-admin-']
   },
   // source: help.openai.com — keys are managed at platform.openai.com/api-keys

@@ -16,11 +16,15 @@ export const pinecone: ProviderSpec = {
   classify (answer) {
     const code = field(answer.json, 'error', 'code')
     // A data-plane-only key authenticated but may not list indexes: valid, restricted.
-    // source: trufflehog pkg/detectors/pinecone — 403 FORBIDDEN / PERMISSION_DENIED = a valid key without control-plane roles
-    if (answer.status === 403 && (code === 'FORBIDDEN' || code === 'PERMISSION_DENIED')) return { cause: 'valid', reason: 'restricted-key' }
+    // source: trufflehog pkg/detectors/pinecone — 403 FORBIDDEN / PERMISSION_DENIED = a valid key without
+    //   control-plane roles
+    if (answer.status === 403 && (code === 'FORBIDDEN' || code === 'PERMISSION_DENIED')) {
+      return { cause: 'valid', reason: 'restricted-key' }
+    }
     return undefined
   },
-  // source: trufflehog pkg/detectors/pinecone — pcsk_{key_id 5-6}_{secret ~63}, matched as pcsk_[A-Za-z0-9]{4,}_[A-Za-z0-9]{40,}
+  // source: trufflehog pkg/detectors/pinecone — pcsk_{key_id 5-6}_{secret ~63}, matched as
+  //   pcsk_[A-Za-z0-9]{4,}_[A-Za-z0-9]{40,}
   key: { pattern: /^pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}$/, prefixes: ['pcsk_'] },
   // source: docs.pinecone.io — keys are managed per project in the console
   dashboard: 'https://app.pinecone.io'
