@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import { test } from 'tap'
+import t, { test } from 'tap'
 import keyguard from '../index.js'
 import type { BootRefusedError } from '../index.js'
 import { entropy, generated, inspect } from '../lib/inspect.js'
@@ -11,6 +11,8 @@ import { startStub } from './helpers/stub.js'
 
 // The suite's share of the property; `npm run fuzz:keys` runs a million of each (bench/fuzz-keys.ts).
 const RUNS = Number(process.env.KEYGUARD_KEY_RUNS ?? 20_000)
+// About 15 s alone; more under coverage and on a shared machine, so past tap's 30 s default.
+t.setTimeout(300_000)
 
 test('every shipped provider has its issued key formats listed for the property', async (t) => {
   t.same(Object.keys(FORMATS).sort(), Object.keys(providers).sort())
