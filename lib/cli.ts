@@ -256,7 +256,16 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
     todo.keys = found.ids
   }
 
-  const options = resolveOptions({ keys: todo.keys, probe: { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }, health: false, problem: false }, io.env)
+  let options: ReturnType<typeof resolveOptions>
+  try {
+    const probe = { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }
+    options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, io.env)
+  } catch (err) {
+    // A provider without a shared endpoint (azure-openai) needs --base-url.
+    const message = (err as Error).message.replace(/^Invalid fastify-keyguard options: /, '')
+    io.stderr.write(`keyguard: ${message}; pass --base-url\n${SYNOPSIS}\n`)
+    return EXIT.usage
+  }
   const guard = new Guard(options, silent)
   const stop = spinner(io, todo.ids)
   let report: Report

@@ -107,6 +107,56 @@ function isPlaceholder (value: string, env: string): boolean {
   return PLACEHOLDER_PATTERNS.some((pattern) => pattern.test(value))
 }
 
+// Words placeholders are made of. Two of them as whole segments (`sk-your-openai-key-123`) mark a value
+// as written by a person; a generated key holds two only by a chance far below one in a billion.
+const PLACEHOLDER_SEGMENTS = new Set([
+  'your', 'my', 'api', 'key', 'token', 'secret', 'here', 'goes', 'insert', 'enter', 'paste', 'put', 'replace',
+  'example', 'placeholder', 'dummy', 'fake', 'sample', 'test', 'changeme', 'change', 'me', 'xxx', 'todo', 'value'
+])
+
+/** Shannon entropy of `text` in bits per character. */
+export function entropy (text: string): number {
+  const counts = new Map<string, number>()
+  for (const char of text) counts.set(char, (counts.get(char) ?? 0) + 1)
+  let bits = 0
+  for (const count of counts.values()) {
+    const p = count / text.length
+    bits -= p * Math.log2(p)
+  }
+  return bits
+}
+
+/** Below this many bits per character a body is a run or a pattern (`AAAA…xxxx`), not randomness. */
+export const GENERATED_ENTROPY = 2
+/** Bodies shorter than this are never taken for generated: every issued format has a longer random part. */
+export const GENERATED_LENGTH = 16
+
+/**
+ * Whether a value has the make-up of a generated key: only key characters, and after the provider's own
+ * prefix at least 16 characters that mix two of lower case, upper case and digits, with the entropy of a
+ * random string, and no placeholder words. Placeholder and template rules never judge such a value, so a
+ * random key that happens to hold `-test-`, `xxxxxx` or `...` is never refused (test/keys.test.ts runs
+ * every issued format through it; `npm run fuzz:keys` a million of each).
+ */
+export function generated (value: string, own: ProviderSpec): boolean {
+  if (!/^[A-Za-z0-9._-]+$/.test(value)) return false
+  const prefixes = Array.isArray(own.key?.prefixes) ? own.key.prefixes : []
+  const prefix = prefixes.filter((p) => value.startsWith(p)).sort((a, b) => b.length - a.length)[0] ?? ''
+  const body = value.slice(prefix.length)
+  if (body.length < GENERATED_LENGTH) return false
+  const classes = Number(/[a-z]/.test(body)) + Number(/[A-Z]/.test(body)) + Number(/[0-9]/.test(body))
+  if (classes < 2 || entropy(body) < GENERATED_ENTROPY) return false
+  let words = 0
+  for (const segment of value.toLowerCase().split(/[-_.]/)) if (PLACEHOLDER_SEGMENTS.has(segment)) words++
+  return words < 2
+}
+
+/** The admin-key prefix of the provider's own that the value starts with, if any. */
+function adminPrefix (value: string, own: ProviderSpec): string | undefined {
+  const prefixes = own.key?.adminPrefixes
+  return Array.isArray(prefixes) ? prefixes.find((p) => typeof p === 'string' && value.startsWith(p)) : undefined
+}
+
 /** The label of the provider or service whose distinctive prefix the value carries, if not the expected one. */
 function foreignOwner (value: string, own: ProviderSpec, others: readonly ProviderSpec[], services: ReadonlyArray<{ label: string, prefix: string }>): string | undefined {
   if ((own.key?.prefixes ?? []).some((prefix) => value.startsWith(prefix))) return undefined
@@ -179,8 +229,11 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
   // NAME=value, but not base64 padding (`…QQ==`, `…Q=`), which also follows a run of word characters.
   if (/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=(?!=|$)/.test(value)) return fail('assignment', notes)
   if (/^(?:bearer|token|basic|apikey)[ \t]+\S/i.test(value)) return fail('auth-scheme', notes)
-  if (TEMPLATE.test(value)) return fail('template', notes)
-  if (isPlaceholder(value, own.env)) return fail('placeholder', notes)
+  // A value with the make-up of a generated key is judged by the probe, never by these word rules.
+  if (!generated(value, own)) {
+    if (TEMPLATE.test(value)) return fail('template', notes)
+    if (isPlaceholder(value, own.env)) return fail('placeholder', notes)
+  }
 
   const space = find(chars, offset, (code) => code === 0x20 || code === 0x09)
   if (space !== undefined) return fail('inner-whitespace', notes, { position: space.position, count: space.count })
@@ -189,6 +242,8 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
 
   const other = foreignOwner(value, own, others, services)
   if (other !== undefined) return fail('wrong-provider', notes, { other })
+  // An admin key authenticates, but only on the organisation's management routes: the app cannot use it.
+  if (adminPrefix(value, own) !== undefined) return fail('admin-key', notes)
   if (looksBase64(value, own)) return fail('base64', notes)
 
   const min = own.key?.minLength ?? KEY_LENGTH.min

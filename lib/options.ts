@@ -273,11 +273,19 @@ function notAKey (value: string, path: string, what: string, fix: string): void 
   if (looksLikeKey(value)) bad(`option "${path}" holds a value that looks like a key, not ${what} (it is not shown); ${fix}`)
 }
 
+/** A provider without a shared endpoint (Azure OpenAI) needs `baseUrl` on every key. */
+function needBaseUrl (provider: ProviderSpec, path: string): void {
+  if (typeof provider.requiresBaseUrl !== 'string') return
+  const example = `{ provider: '${provider.id}', baseUrl: '…' }`
+  bad(`${path} (${provider.label}) needs baseUrl: ${provider.requiresBaseUrl}; e.g. ${example}`)
+}
+
 function resolveKey (entry: unknown, index: number): ResolvedKey {
   const path = `keys[${index}]`
   if (typeof entry === 'string') {
     const provider = shipped(entry)
     if (provider === undefined) bad(`${path} is ${got(entry)}, which is not a known provider; known: ${KNOWN}. Use a KeySpec with a ProviderSpec for another provider`)
+    needBaseUrl(provider, path)
     return own({ name: entry, provider: ownProvider(provider), env: provider.env, baseUrl: provider.baseUrl, required: true, probe: true })
   }
   if (!isObject(entry)) bad(`${path} must be a provider id or a KeySpec object; received ${got(entry)}`)
@@ -306,6 +314,7 @@ function resolveKey (entry: unknown, index: number): ResolvedKey {
   if (spec.value !== undefined && typeof spec.value !== 'string') bad(`option "${path}.value" must be a string; received ${spec.value === null ? 'null' : `a ${typeof spec.value}`}`)
   if (spec.required !== undefined && typeof spec.required !== 'boolean') bad(`option "${path}.required" must be a boolean; received ${got(spec.required)}`)
   if (spec.probe !== undefined && typeof spec.probe !== 'boolean') bad(`option "${path}.probe" must be a boolean; received ${got(spec.probe)}`)
+  if (spec.baseUrl === undefined) needBaseUrl(provider, path)
   const resolved: ResolvedKey = own({
     name,
     provider,

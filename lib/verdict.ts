@@ -145,6 +145,12 @@ const REASONS: Record<string, Render> = {
   'wrong-provider': (s, f) => [`${s.where} looks like ${f.other ?? 'another service'}'s key, not ${a(s.label)} key.`, `Put the ${s.label} key in ${dest(s)}; the keys of two services were probably swapped`],
   base64: (s) => [`${s.where} appears to be base64-encoded.`, 'Store the plain key. In a Kubernetes Secret, put it under stringData (plain) or base64-encode it exactly once under data'],
   'too-short': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at least ${f.min ?? '?'} (a truncated copy?).`, paste(s)],
+  'admin-key': (s) => [
+    `${s.where} holds ${a(s.label)} admin key, which manages the organisation and cannot call models.`,
+    `Create a project or API key (not an admin key) at ${s.dashboard ?? `the ${s.label} console`} ` +
+      `and put it in ${dest(s)}. ` +
+      'To guard an admin key on purpose, pass a ProviderSpec that probes the admin API (README: Admin keys)'
+  ],
   'too-long': (s, f) => [`${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at most ${f.max ?? '?'} (a whole file or several values pasted in?).`, paste(s)],
   // rejected
   unauthorized: (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: invalid, revoked or expired.`, `${createKey(s)} and put it in ${dest(s)}`],
@@ -152,12 +158,33 @@ const REASONS: Record<string, Render> = {
   'invalid-argument': (s, _f, v) => [`${s.label} rejected ${s.where} ${seen(s, v)}: incorrect API key.`, `${createKey(s)} and put it in ${dest(s)}`],
   'valid-false': (s, _f, v) => [`${s.label} says ${s.where} is not a valid key ${seen(s, v)}.`, `${createKey(s)} and put it in ${dest(s)}`],
   'invalid-token': (s, _f, v) => [`${s.label} rejected ${s.where} as an invalid token ${seen(s, v)}.`, `${createKey(s)} and put it in ${dest(s)}`],
+  'unknown-key': (s, _f, v) => [
+    `${s.label} does not know ${s.where} or has disabled it ${seen(s, v)}: its own not_found_error for the key.`,
+    `${createKey(s)} and put it in ${dest(s)}`
+  ],
+  'key-type-unsupported': (s, _f, v) => [
+    `${s.label} no longer accepts the type of key in ${s.where} ${seen(s, v)}: an unrestricted standard API ` +
+      'key (ACCESS_TOKEN_TYPE_UNSUPPORTED). The key is not revoked; its type is refused.',
+    'Restrict the key to the Generative Language API (Google Cloud console, APIs & Services, Credentials, API ' +
+      `restrictions), or create a new-style key at ${s.dashboard ?? `the ${s.label} console`} and put it in ${dest(s)}`
+  ],
   disabled: (s, _f, v) => [`${s.label} reports ${s.where} as disabled ${seen(s, v)}.`, `Enable the key again or ${createKey(s).toLowerCase()}`],
   // forbidden
   forbidden: (s, _f, v) => [`${s.label} accepted ${s.where} but refused the request ${seen(s, v)}: the key lacks permission, or the account or region is blocked.`, `Check the key's permissions and the account's status at ${s.dashboard ?? `the ${s.label} console`}`],
   'missing-scope': (s, _f, v) => [`${s.label} accepted ${s.where} but it is a restricted key missing a scope ${seen(s, v)}.`, `Grant the key the scopes it needs (at least model read) at ${s.dashboard ?? `the ${s.label} console`}`],
   'ip-not-allowed': (s, _f, v) => [`${s.label} refused ${s.where} from this IP address ${seen(s, v)}.`, 'Add this host\'s egress IP to the key\'s or organisation\'s allow-list'],
   blocked: (s, _f, v) => [`${s.label} reports ${s.where} or its team as blocked ${seen(s, v)}.`, `Check the key and team status at ${s.dashboard ?? `the ${s.label} console`}`],
+  'region-blocked': (s, _f, v) => [
+    `${s.label} refused requests from this host ${seen(s, v)} with a region or account block; it is not ` +
+      `the fault of the key in ${s.where}.`,
+    `Check that ${s.label} serves this host's region (an egress IP in an unsupported country is blocked) and ` +
+      `that the account is in good standing at ${s.dashboard ?? `the ${s.label} console`}; the key needs no change`
+  ],
+  'management-key': (s, _f, v) => [
+    `${s.label} reports ${s.where} as a management (provisioning) key ${seen(s, v)}: it manages API keys and ` +
+      'cannot call models.',
+    `Create an API key (not a management key) at ${s.dashboard ?? `the ${s.label} console`} and put it in ${dest(s)}`
+  ],
   'service-blocked': (s, _f, v) => [`${s.label} blocks ${s.where} for this API ${seen(s, v)} (API_KEY_SERVICE_BLOCKED, or an unrestricted standard key).`, `Restrict the key to the Generative Language API, or create an auth key at ${s.dashboard ?? `the ${s.label} console`}`],
   // limited
   'rate-limited': (s, _f, v) => [`${s.label} rate-limited the probe of ${s.where} ${seen(s, v)}; the key authenticated.`, 'Nothing to fix now; if it persists, lower the request rate or raise the account\'s limits'],
@@ -194,6 +221,16 @@ const REASONS: Record<string, Render> = {
   // valid, unchecked, pending
   ok: (s, _f, v) => [`${s.label} accepted ${s.where} ${seen(s, v)}.`, 'None needed'],
   'fire-pass': (s, _f, v) => [`${s.label} accepted ${s.where} as a Fire Pass key ${seen(s, v)}: valid for chat on router models, refused on list routes.`, 'None needed'],
+  'restricted-key': (s, _f, v) => [
+    `${s.label} accepted ${s.where} as a restricted key ${seen(s, v)}: it may use data-plane routes (upsert, ` +
+      'query) but not the control-plane route that lists indexes.',
+    'None needed; grant control-plane access only if the application manages indexes'
+  ],
+  'scoped-key': (s, _f, v) => [
+    `${s.label} accepted ${s.where} as a key limited to some endpoints ${seen(s, v)} (it lacks the user_read ` +
+      'permission the probe route needs).',
+    'None needed, unless the application reads account data'
+  ],
   'probe-disabled': (s) => [`${s.where} passed the offline checks; the live probe is off for it.`, 'None needed'],
   'not-configured': (s, f) => [`${s.env} is not set; the key is optional, so routes that need it answer 503.${suggest(f)}`, `Set ${s.env} to enable the routes that use ${s.label}`],
   pending: (s) => [`${s.where} has not been checked yet.`, 'Wait for the first check']

@@ -24,7 +24,11 @@ test('the public surface is exactly this', async (t) => {
   t.equal(api.default, api.fastifyKeyguard, 'default and named export are the same plugin')
   const meta = (api.default as unknown as Record<symbol, { name: string, fastify: string }>)[Symbol.for('plugin-meta')]
   t.match(meta, { name: 'fastify-keyguard', fastify: '5.x' })
-  t.same(Object.keys(api.providers), ['fireworks', 'openai', 'anthropic', 'groq', 'together', 'mistral', 'cohere', 'gemini', 'deepseek', 'openrouter', 'xai', 'huggingface', 'replicate'])
+  t.same(Object.keys(api.providers), [
+    'fireworks', 'openai', 'anthropic', 'groq', 'together', 'mistral', 'cohere', 'gemini', 'deepseek', 'openrouter', 'xai',
+    'huggingface', 'replicate', 'azure-openai', 'perplexity', 'cerebras', 'elevenlabs', 'pinecone', 'nvidia', 'deepgram',
+    'assemblyai', 'langsmith'
+  ])
   t.ok(Object.isFrozen(api.DEFAULTS) && Object.isFrozen(api.DEFAULTS.probe) && Object.isFrozen(api.providers))
   t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: 'verbose' }, problem: { status: 502, unavailable: false } })
 })

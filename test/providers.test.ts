@@ -24,6 +24,22 @@ async function answerWith (t: Test, stub: Stub, provider: ProviderSpec, mode: Mo
   return verdict
 }
 
+const AUTH: Record<string, [string, string]> = {
+  gemini: ['x-goog-api-key', GOOD],
+  anthropic: ['x-api-key', GOOD],
+  'azure-openai': ['api-key', GOOD],
+  elevenlabs: ['xi-api-key', GOOD],
+  pinecone: ['api-key', GOOD],
+  deepgram: ['authorization', `Token ${GOOD}`],
+  assemblyai: ['authorization', GOOD],
+  langsmith: ['x-api-key', GOOD]
+}
+
+const EXTRA: Record<string, Record<string, string>> = {
+  anthropic: { 'anthropic-version': '2023-06-01' },
+  pinecone: { 'x-pinecone-api-version': '2025-10' }
+}
+
 const REJECTED: Record<string, [number, string]> = {
   gemini: [400, 'api-key-invalid'],
   xai: [400, 'invalid-argument'],
@@ -40,16 +56,11 @@ for (const [id, provider] of Object.entries(providers) as Array<[string, Provide
     t.equal(req?.path, provider.probe.path, 'probe path')
     t.equal(req?.method, provider.probe.method ?? 'GET')
     t.notMatch(req?.path, /[?&]key=/, 'never a key in the URL')
-    if (id === 'gemini') {
-      t.equal(req?.headers['x-goog-api-key'], GOOD)
-      t.notOk(req?.headers.authorization)
-    } else if (id === 'anthropic') {
-      t.equal(req?.headers['x-api-key'], GOOD)
-      t.equal(req?.headers['anthropic-version'], '2023-06-01')
-      t.notOk(req?.headers.authorization)
-    } else {
-      t.equal(req?.headers.authorization, `Bearer ${GOOD}`)
-    }
+    // The header each provider's own docs or SDK name (not read back from lib/providers, so a wrong edit fails here).
+    const [header, value] = AUTH[id] ?? ['authorization', `Bearer ${GOOD}`]
+    t.equal(req?.headers[header], value, `key sent as ${header}`)
+    if (header !== 'authorization') t.notOk(req?.headers.authorization, 'and not in Authorization')
+    for (const [name, expected] of Object.entries(EXTRA[id] ?? {})) t.equal(req?.headers[name], expected, name)
     const rejected = await answerWith(t, stub, provider, 'auth', {}, BAD)
     const [status, reason] = REJECTED[id] ?? [401, 'unauthorized']
     t.equal(rejected.cause, 'rejected', 'the real invalid-key answer is rejected')
@@ -185,4 +196,133 @@ test('shape helpers', async (t) => {
   t.equal(errorText(a('{"error":"e","message":"m","detail":"d","code":"c"}')), 'e m d c')
   t.equal(errorText(a('{"other":1}')), '{"other":1}', 'no envelope: the raw text')
   t.equal(errorText(a('plain words')), 'plain words')
+})
+
+/** The answer's verdict and its rendering (message and fix), through a real probe of the stand-in. */
+async function judged (t: Test, stub: Stub, provider: ProviderSpec, options: Omit<StubOptions, 'mode'>) {
+  const verdict = await answerWith(t, stub, provider, 'custom', options)
+  return { verdict, ...render(t, verdict, provider, GOOD, ['Request not allowed', 'Expected OAuth 2']) }
+}
+
+test('Anthropic: a 404 with its own not_found_error is a rejected key; a 404 without it is a wrong baseUrl', async (t) => {
+  const stub = await stubFor(t)
+  const p = providers.anthropic
+  const own = await judged(t, stub, p, { status: 404, body: { type: 'error', error: { type: 'not_found_error', message: 'Not found' }, request_id: 'req_011' } })
+  t.same([own.verdict.cause, own.verdict.reason, own.verdict.httpStatus], ['rejected', 'unknown-key', 404])
+  t.match(own.message, /Anthropic does not know ANTHROPIC_API_KEY_FILE \(\/run\/secrets\/x\) or has disabled it \(fp_…0000, HTTP 404\)/)
+  t.equal(own.fix, 'Create a new Anthropic key at https://console.anthropic.com/settings/keys and put it in ANTHROPIC_API_KEY.')
+  for (const [name, options] of [
+    ['another JSON envelope', { status: 404, body: { error: { message: 'Not found' } } }],
+    ['an HTML page', { status: 404, body: '<html>404 Not Found</html>', contentType: 'text/html' }],
+    ['an error of another type', { status: 404, body: { type: 'error', error: { type: 'invalid_request_error' } } }]
+  ] as const) {
+    const other = await judged(t, stub, p, options)
+    t.same([other.verdict.cause, other.verdict.reason], ['unreachable', 'not-found'], name)
+    t.match(other.fix, /Check baseUrl/)
+  }
+})
+
+test('Anthropic and OpenAI: a region or account block is forbidden, and the message says it is not the key', async (t) => {
+  const stub = await stubFor(t)
+  const block = await judged(t, stub, providers.anthropic, { status: 403, body: { error: { type: 'forbidden', message: 'Request not allowed' } } })
+  t.same([block.verdict.cause, block.verdict.reason], ['forbidden', 'region-blocked'])
+  t.match(block.message, /region or account block; it is not the fault of the key in ANTHROPIC_API_KEY_FILE/)
+  t.match(block.fix, /serves this host's region .* the key needs no change\.$/)
+  const permission = await judged(t, stub, providers.anthropic, { status: 403, body: { type: 'error', error: { type: 'permission_error', message: 'no' } } })
+  t.same([permission.verdict.cause, permission.verdict.reason], ['forbidden', 'forbidden'], 'a permission_error stays about the key')
+  const country = await judged(t, stub, providers.openai, { status: 403, body: { error: { code: 'unsupported_country_region_territory', message: 'Country, region, or territory not supported', type: 'request_forbidden' } } })
+  t.same([country.verdict.cause, country.verdict.reason], ['forbidden', 'region-blocked'])
+  const waf = await answerWith(t, stub, providers.anthropic, '403waf')
+  t.same([waf.cause, waf.reason], ['unreachable', 'cdn'], 'an HTML block page stays a CDN page')
+})
+
+test('Gemini: 401 ACCESS_TOKEN_TYPE_UNSUPPORTED is a refused key type, with the restriction as the fix', async (t) => {
+  const stub = await stubFor(t)
+  const body = {
+    error: {
+      code: 401,
+      message: 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      status: 'UNAUTHENTICATED',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', metadata: { service: 'generativelanguage.googleapis.com' } }]
+    }
+  }
+  const refused = await judged(t, stub, providers.gemini, { status: 401, body })
+  t.same([refused.verdict.cause, refused.verdict.reason], ['rejected', 'key-type-unsupported'])
+  t.match(refused.message, /no longer accepts the type of key .*The key is not revoked; its type is refused\./)
+  t.match(refused.fix, /^Restrict the key to the Generative Language API .*or create a new-style key at https:\/\/aistudio\.google\.com\/app\/apikey and put it in GEMINI_API_KEY\.$/)
+  t.notMatch(refused.fix, /Create a new/)
+  const plain = await judged(t, stub, providers.gemini, { status: 401, body: { error: { code: 401, status: 'UNAUTHENTICATED', message: 'x' } } })
+  t.same([plain.verdict.cause, plain.verdict.reason], ['rejected', 'unauthorized'], 'another 401 is the generic rejection')
+})
+
+test('OpenRouter: a management (provisioning) key cannot call models', async (t) => {
+  const stub = await stubFor(t)
+  for (const flag of ['is_management_key', 'is_provisioning_key']) {
+    const key = await judged(t, stub, providers.openrouter, { body: { data: { label: 'k', limit: null, limit_remaining: null, usage: 0, is_management_key: false, is_provisioning_key: false, [flag]: true } } })
+    t.same([key.verdict.cause, key.verdict.reason], ['forbidden', 'management-key'], flag)
+    t.match(key.message, /OpenRouter reports OPENROUTER_API_KEY_FILE .* as a management \(provisioning\) key .*cannot call models/)
+    t.equal(key.fix, 'Create an API key (not a management key) at https://openrouter.ai/settings/keys and put it in OPENROUTER_API_KEY.')
+  }
+  const plain = await answerWith(t, stub, providers.openrouter, 'custom', { body: { data: { label: 'k', is_management_key: false, is_provisioning_key: false, limit_remaining: null } } })
+  t.same([plain.cause, plain.reason], ['valid', 'ok'])
+})
+
+test('Pinecone: 403 FORBIDDEN for a restricted key is valid (restricted-key); another 403 is forbidden', async (t) => {
+  const stub = await stubFor(t)
+  for (const code of ['FORBIDDEN', 'PERMISSION_DENIED']) {
+    const restricted = await judged(t, stub, providers.pinecone, { status: 403, body: { status: 403, error: { code, message: 'Missing permissions' } } })
+    t.same([restricted.verdict.cause, restricted.verdict.reason], ['valid', 'restricted-key'], code)
+    t.match(restricted.message, /accepted .* as a restricted key .*data-plane routes/)
+    t.match(restricted.fix, /^None needed/)
+  }
+  const other = await answerWith(t, stub, providers.pinecone, 'custom', { status: 403, body: { status: 403, error: { code: 'OTHER' } } })
+  t.same([other.cause, other.reason], ['forbidden', 'forbidden'])
+})
+
+test('ElevenLabs: a key without user_read is valid (scoped-key); 400 invalid_api_key is rejected', async (t) => {
+  const stub = await stubFor(t)
+  for (const status of [400, 401]) {
+    const scoped = await judged(t, stub, providers.elevenlabs, { status, body: { detail: { status: 'missing_permissions', message: 'The API key you used is missing the permission user_read to execute this operation.' } } })
+    t.same([scoped.verdict.cause, scoped.verdict.reason], ['valid', 'scoped-key'], `HTTP ${status}`)
+    t.match(scoped.message, /limited to some endpoints/)
+    t.match(scoped.fix, /^None needed/)
+  }
+  const bad = await judged(t, stub, providers.elevenlabs, { status: 400, body: { detail: { status: 'invalid_api_key', message: 'Invalid API key' } } })
+  t.same([bad.verdict.cause, bad.verdict.reason], ['rejected', 'unauthorized'])
+  t.equal(bad.fix, 'Create a new ElevenLabs key at https://elevenlabs.io/app/settings/api-keys and put it in ELEVENLABS_API_KEY.')
+  const other400 = await answerWith(t, stub, providers.elevenlabs, '400')
+  t.same([other400.cause, other400.reason], ['unreachable', 'unexpected-status'], 'a 400 without the key status says nothing')
+})
+
+test('new providers: the real invalid-key answers and fixes name the provider\'s own dashboard', async (t) => {
+  const stub = await stubFor(t)
+  const cases: Array<[ProviderSpec, RegExp]> = [
+    [providers['azure-openai'], /portal\.azure\.com/],
+    [providers.perplexity, /perplexity\.ai\/settings\/api/],
+    [providers.cerebras, /cloud\.cerebras\.ai/],
+    [providers.elevenlabs, /elevenlabs\.io/],
+    [providers.pinecone, /app\.pinecone\.io/],
+    [providers.nvidia, /build\.nvidia\.com/],
+    [providers.deepgram, /console\.deepgram\.com/],
+    [providers.assemblyai, /assemblyai\.com/],
+    [providers.langsmith, /smith\.langchain\.com/]
+  ]
+  for (const [provider, dashboard] of cases) {
+    stub.set('auth')
+    const verdict = await probe(stub.url, provider, BAD, settings())
+    const { message, fix } = render(t, verdict, provider, BAD, ['Invalid credentials', 'Access denied', 'Invalid token', 'openresty'])
+    t.same([verdict.cause, verdict.reason, verdict.httpStatus], ['rejected', 'unauthorized', 401], provider.id)
+    t.match(message, /invalid, revoked or expired/)
+    t.match(fix, dashboard, `${provider.id}: the fix points at its dashboard`)
+  }
+})
+
+test('Anthropic: a not_found_error naming a model or a file is about the request, never the key', async (t) => {
+  const stub = await stubFor(t)
+  for (const message of ['model: claude-3-5-sonnet-20990101', 'File not found: file_011', 'The model was not found']) {
+    const v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 404, body: { type: 'error', error: { type: 'not_found_error', message } } })
+    t.same([v.cause, v.reason], ['unreachable', 'not-found'], message)
+  }
+  const v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 404, body: { type: 'error', error: { type: 'not_found_error' } } })
+  t.same([v.cause, v.reason], ['rejected', 'unknown-key'], 'no message at all')
 })

@@ -1,13 +1,22 @@
 import { anthropic } from './anthropic.js'
+import { assemblyai } from './assemblyai.js'
+import { azureOpenai } from './azure-openai.js'
+import { cerebras } from './cerebras.js'
 import { cohere } from './cohere.js'
+import { deepgram } from './deepgram.js'
 import { deepseek } from './deepseek.js'
+import { elevenlabs } from './elevenlabs.js'
 import { fireworks } from './fireworks.js'
 import { gemini } from './gemini.js'
 import { groq } from './groq.js'
 import { huggingface } from './huggingface.js'
+import { langsmith } from './langsmith.js'
 import { mistral } from './mistral.js'
+import { nvidia } from './nvidia.js'
 import { openai } from './openai.js'
 import { openrouter } from './openrouter.js'
+import { perplexity } from './perplexity.js'
+import { pinecone } from './pinecone.js'
 import { replicate } from './replicate.js'
 import { together } from './together.js'
 import { xai } from './xai.js'
@@ -29,7 +38,16 @@ export const providers = Object.freeze({
   openrouter,
   xai,
   huggingface,
-  replicate
+  replicate,
+  'azure-openai': azureOpenai,
+  perplexity,
+  cerebras,
+  elevenlabs,
+  pinecone,
+  nvidia,
+  deepgram,
+  assemblyai,
+  langsmith
 } satisfies Record<string, ProviderSpec>)
 
 /** The id of a provider keyguard ships. */
@@ -43,7 +61,6 @@ export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> =
   { label: 'Slack token', prefix: 'xoxb-' },
   { label: 'Slack token', prefix: 'xoxp-' },
   { label: 'AWS access key id', prefix: 'AKIA' },
-  { label: 'Perplexity key', prefix: 'pplx-' },
   { label: 'Stripe key', prefix: 'sk_live_' },
   { label: 'Stripe key', prefix: 'sk_test_' }
 ]

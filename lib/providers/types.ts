@@ -83,7 +83,17 @@ export interface ProviderSpec {
     minLength?: number
     /** @default 1024 */
     maxLength?: number
+    /**
+     * Prefixes of this provider's admin keys, which manage an organisation and cannot call models: such a
+     * key in this provider's slot is refused offline. A spec that guards an admin key on purpose leaves it out.
+     */
+    adminPrefixes?: string[]
   }
   /** Where the operator creates or checks a key; used in fix texts. */
   dashboard?: string
+  /**
+   * Set when the provider has no shared endpoint (Azure OpenAI: one per resource): every key must give
+   * `baseUrl`, and this text, shown in the options error, says what it looks like.
+   */
+  requiresBaseUrl?: string
 }

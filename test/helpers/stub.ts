@@ -72,6 +72,11 @@ function okBody (path: string): unknown {
   if (path.startsWith('/v1/api-key')) return { redacted_api_key: 'xai-…', name: 'k', acls: [], api_key_blocked: false, api_key_disabled: false, team_blocked: false }
   if (path.startsWith('/api/whoami-v2')) return { type: 'user', name: 'u', auth: { type: 'access_token', accessToken: { displayName: 't', role: 'read' } } }
   if (path.startsWith('/v1/account')) return { type: 'user', username: 'u', name: 'U' }
+  if (path.startsWith('/v1/user')) return { user_id: 'u1', subscription: { tier: 'free' }, first_name: 'U' }
+  if (path.startsWith('/indexes')) return { indexes: [] }
+  if (path.startsWith('/v1/projects')) return { projects: [{ project_id: 'p1', name: 'P' }] }
+  if (path.startsWith('/v2/transcript')) return { page_details: { limit: 1, result_count: 0, current_url: 'u', prev_url: null, next_url: null }, transcripts: [] }
+  if (path.startsWith('/api/v1/api-key')) return [{ id: 'k1', short_key: 'lsv2_…1234', description: 'k' }]
   if (path.endsWith('/chat/completions')) {
     return { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }
   }
@@ -91,8 +96,27 @@ let bomb: Buffer | undefined
 
 const mask = (key: string): string => key.length > 12 ? `${key.slice(0, 8)}****${key.slice(-4)}` : key
 
-/** The provider's real invalid-key answer for a probe path: status and body (faults.md, providers.md). */
-function rejectAnswer (path: string, key: string): [number, unknown] {
+const OPENRESTY_401 = '<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>openresty/1.25.3.1</center>\r\n</body>\r\n</html>'
+
+/**
+ * The provider's real invalid-key answer for a probe path: status, body and, for a non-JSON body, its
+ * content type (faults.md, providers.md, and the sources named in each lib/providers file).
+ */
+function rejectAnswer (path: string, key: string): [number, unknown, string?] {
+  // Azure OpenAI: microsoft/semantic-kernel#10337, SciSharp/BotSharp#386.
+  if (path.startsWith('/openai/models')) return [401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } }]
+  // Perplexity answers from openresty in HTML (perplexityai/api-discussion#281).
+  if (path === '/models') return [401, OPENRESTY_401, 'text/html']
+  // ElevenLabs: SillyTavern/SillyTavern#4483.
+  if (path.startsWith('/v1/user')) return [401, { detail: { status: 'invalid_api_key', message: 'Invalid API key' } }]
+  // Pinecone: trufflehog pkg/detectors/pinecone (errorResponse { status, error: { code, message } }).
+  if (path.startsWith('/indexes')) return [401, { error: { code: 'UNAUTHENTICATED', message: 'Invalid API Key' }, status: 401 }]
+  // Deepgram: Natively-AI-assistant/natively-cluely-ai-assistant#369.
+  if (path.startsWith('/v1/projects')) return [401, { err_code: 'INVALID_AUTH', err_msg: 'Invalid credentials.', request_id: '019f5990-aa76-7d53-a2ca-a90ec21c5919' }]
+  // AssemblyAI: unverified body (no public capture found); the status is trufflehog's.
+  if (path.startsWith('/v2/transcript')) return [401, { error: 'Authentication error, API token missing/invalid' }]
+  // LangSmith: langchain-ai/langsmith-sdk#666.
+  if (path.startsWith('/api/v1/api-key')) return [401, { detail: 'Invalid token' }]
   if (path.startsWith('/v1beta/models')) {
     return [400, { error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }] } }]
   }
@@ -111,7 +135,7 @@ function rejectAnswer (path: string, key: string): [number, unknown] {
 export function keyOf (headers: IncomingMessage['headers']): string | undefined {
   const auth = headers.authorization
   if (typeof auth === 'string') return auth.replace(/^(?:Bearer|Token)\s+/i, '')
-  const other = headers['x-api-key'] ?? headers['x-goog-api-key']
+  const other = headers['x-api-key'] ?? headers['x-goog-api-key'] ?? headers['xi-api-key'] ?? headers['api-key']
   return typeof other === 'string' ? other : undefined
 }
 
@@ -160,8 +184,13 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
     const auth = (): void => {
       if ((o.keys ?? []).includes(key)) json(res, 200, okBody(path))
       else {
-        const [status, payload] = rejectAnswer(path, key)
-        json(res, status, payload, { 'www-authenticate': 'Bearer realm="upstream"', 'set-cookie': 'upstream_session=abc; Path=/' })
+        const [status, payload, type] = rejectAnswer(path, key)
+        const extra = { 'www-authenticate': 'Bearer realm="upstream"', 'set-cookie': 'upstream_session=abc; Path=/' }
+        if (type === undefined) json(res, status, payload, extra)
+        else {
+          res.writeHead(status, { 'content-type': type, ...extra })
+          res.end(payload)
+        }
       }
     }
     switch (o.mode) {

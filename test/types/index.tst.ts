@@ -48,7 +48,11 @@ test('invalid options do not type-check', () => {
 })
 
 test('providers are typed data and a custom ProviderSpec fits KeySpec.provider', () => {
-  expect<ProviderId>().type.toBe<'fireworks' | 'openai' | 'anthropic' | 'groq' | 'together' | 'mistral' | 'cohere' | 'gemini' | 'deepseek' | 'openrouter' | 'xai' | 'huggingface' | 'replicate'>()
+  expect<ProviderId>().type.toBe<
+    | 'fireworks' | 'openai' | 'anthropic' | 'groq' | 'together' | 'mistral' | 'cohere' | 'gemini' | 'deepseek' | 'openrouter'
+    | 'xai' | 'huggingface' | 'replicate' | 'azure-openai' | 'perplexity' | 'cerebras' | 'elevenlabs' | 'pinecone' | 'nvidia'
+    | 'deepgram' | 'assemblyai' | 'langsmith'
+  >()
   expect(providers.fireworks).type.toBeAssignableTo<ProviderSpec>()
   const acme: ProviderSpec = { id: 'acme', label: 'Acme', env: 'ACME_KEY', baseUrl: 'https://api.acme.example', probe: { path: '/v1/me' } }
   expect<KeySpec>().type.toBeAssignableFrom({ provider: acme })
