@@ -117,10 +117,10 @@ function keyFor (guard: Guard, upstream: Upstream, request: FastifyRequest, url:
 }
 
 /** The status Fastify's default error handler answers an error with (`lib/error-status.js`). */
-function defaultStatus (error: { statusCode?: unknown, status?: unknown }, current: number): number {
+function defaultStatus (error: { statusCode?: unknown }, current: number): number {
   const inRange = (value: unknown): value is number => typeof value === 'number' && value >= 400 && value <= 599
+  // onError has set `statusCode` on every error it converts (an error that refused it still converts: a 401).
   if (inRange(error.statusCode)) return error.statusCode
-  if (inRange(error.status)) return error.status
   return inRange(current) ? current : 500
 }
 
@@ -253,7 +253,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
           (error as { statusCode?: number }).statusCode = hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
         } catch {}
       }
-      hit.expected = defaultStatus(error as { statusCode?: unknown, status?: unknown }, reply.statusCode)
+      hit.expected = defaultStatus(error as { statusCode?: unknown }, reply.statusCode)
     }
     done()
   }

@@ -443,7 +443,8 @@ export function transient (verdict: Verdict): boolean {
  * request was rejected while the guarded key passes its probe. The guarded key is not to blame.
  */
 export function describeMismatch (s: Subject, sent: string | undefined): { message: string, fix: string } {
-  const guarded = s.fingerprint === undefined ? s.env : `${s.env} (${s.fingerprint})`
+  // Only a key that passes has a mismatch, and such a key has a fingerprint.
+  const guarded = `${s.env} (${String(s.fingerprint)})`
   const fix = 'Build the client with app.keyguard.key(): it reads another variable, or was built with an old key before a rotation'
   if (sent === undefined) {
     return {

@@ -251,7 +251,9 @@ test('hardening #2: property — no option, decorator argument or CLI flag that 
         texts.push(String((err as Error).message))
       }
     }
-    const { app, logs: captured } = await appWith({ keys: [provider.id as 'fireworks'], env: { [`${provider.env}_FILE`]: key }, probe: false, onInvalid: 'degrade' }, { logger: false })
+    // A provider without a shared endpoint (Azure OpenAI) needs a baseUrl.
+    const entry = provider.requiresBaseUrl === undefined ? provider.id as 'fireworks' : { provider: provider.id as 'fireworks', baseUrl: 'https://r.example.test' }
+    const { app, logs: captured } = await appWith({ keys: [entry], env: { [`${provider.env}_FILE`]: key }, probe: false, onInvalid: 'degrade' }, { logger: false })
     await app.ready()
     try { app.keyguard.key(key) } catch (err) { texts.push(String((err as Error).message)) }
     await app.keyguard.recheck(key).catch((err: Error) => texts.push(err.message))

@@ -117,3 +117,30 @@ test('a new credential replaces the old note, and a recheck of the same key keep
   await app.keyguard.recheck()
   t.equal(app.keyguard.report().checks.fireworks?.notes?.length, 1, 'a recheck of the same key keeps it')
 })
+
+test('a rotated key drops the note; a key with no value in use has nothing to compare', async (t) => {
+  const stub = await startStub({ keys: [GUARDED] })
+  t.teardown(() => stub.close())
+  const env: Record<string, string> = { FIREWORKS_API_KEY: GUARDED }
+  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env, probe: { interval: 0, retries: 0, timeout: 2_000 } })
+  t.teardown(() => app.close())
+  app.post('/chat', async () => {
+    const client = new OpenAI({ apiKey: OTHER, baseURL: `${stub.url}/inference/v1`, maxRetries: 0, fetch: app.keyguard.fetch })
+    return client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+  })
+  await app.ready()
+  await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(app.keyguard.report().checks.fireworks?.notes?.length, 1)
+  const ROTATED = 'fw_' + 'B'.repeat(28) + 'WXYZ'
+  stub.set('auth', { keys: [ROTATED] })
+  env.FIREWORKS_API_KEY = ROTATED
+  await app.keyguard.recheck()
+  t.equal(app.keyguard.report().checks.fireworks?.fingerprint, 'fw_…WXYZ', 'rotated')
+  t.equal(app.keyguard.report().checks.fireworks?.notes, undefined, 'the note went with the old key')
+  // The key is now unset: nothing to compare a sent credential with, so no mismatch is claimed.
+  delete env.FIREWORKS_API_KEY
+  await app.keyguard.recheck()
+  const before = logs.records().filter((record) => /carried/.test(String(record.msg))).length
+  await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(logs.records().filter((record) => /carried/.test(String(record.msg))).length, before, 'no claim without a key')
+})
