@@ -116,14 +116,6 @@ function keyFor (guard: Guard, upstream: Upstream, request: FastifyRequest, url:
   return single(guard)
 }
 
-/** The status Fastify's default error handler answers an error with (`lib/error-status.js`). */
-function defaultStatus (error: { statusCode?: unknown }, current: number): number {
-  const inRange = (value: unknown): value is number => typeof value === 'number' && value >= 400 && value <= 599
-  // onError has set `statusCode` on every error it converts (an error that refused it still converts: a 401).
-  if (inRange(error.statusCode)) return error.statusCode
-  return inRange(current) ? current : 500
-}
-
 /** One error per kind and key name, built once per app: its details never change, and building one captures a stack. */
 type Built = { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }
 export type ProblemErrors = (fault: boolean, name: string) => Built
@@ -246,14 +238,15 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
     }
     const hit = marked[kHit]
     if (hit !== undefined) {
+      // What the default error handler will answer; an error that refuses the status still converts (a 401).
+      hit.expected = own ? (error as { statusCode: number }).statusCode : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
       if (!own) {
         sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
         // Fastify's error log reads the status from the error: log what the client gets, not the upstream's 401.
         try {
-          (error as { statusCode?: number }).statusCode = hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
+          (error as { statusCode?: number }).statusCode = hit.expected
         } catch {}
       }
-      hit.expected = defaultStatus(error as { statusCode?: unknown }, reply.statusCode)
     }
     done()
   }

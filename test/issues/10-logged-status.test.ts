@@ -34,3 +34,24 @@ test('the request log shows the status the client received, not the upstream\'s 
   t.equal(error?.level, 50, 'a 502 is logged at error level, as Fastify logs any 5xx')
   t.match(String(error?.msg), /upstream rejected the credentials of key "fireworks" \(HTTP 401\)/)
 })
+
+test('a frozen SDK error that refuses the status and the stripping is still converted', async (t) => {
+  const stub = await startStub({ keys: [] })
+  t.teardown(() => stub.close())
+  const { app } = await appWith({
+    keys: [{ provider: 'fireworks', value: KEY, baseUrl: stub.url }], env: {}, probe: false
+  })
+  t.teardown(() => app.close())
+  app.post('/sdk', async () => {
+    const client = new OpenAI({ apiKey: app.keyguard.key(), baseURL: `${stub.url}/inference/v1`, maxRetries: 0 })
+    try {
+      return await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+    } catch (err) {
+      throw Object.freeze(err)
+    }
+  })
+  await app.ready()
+  const res = await app.inject({ method: 'POST', url: '/sdk' })
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().code, 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED')
+})
