@@ -1,4 +1,4 @@
-import { plugin } from './lib/plugin.js'
+import { plugin } from './lib/fastify/plugin.js'
 
 export {
   FST_KEYGUARD_BOOT_REFUSED,
@@ -8,16 +8,16 @@ export {
   FST_KEYGUARD_UPSTREAM_UNAUTHORIZED,
   FST_KEYGUARD_UPSTREAM_UNAVAILABLE,
   PROBLEM_TYPES
-} from './lib/errors.js'
-export type { BootRefusedError } from './lib/errors.js'
-export { DEFAULTS } from './lib/options.js'
-export type { FastifyKeyguardOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions } from './lib/options.js'
+} from './lib/core/errors.js'
+export type { BootRefusedError } from './lib/core/errors.js'
+export { DEFAULTS } from './lib/core/options.js'
+export type { FastifyKeyguardOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions } from './lib/core/options.js'
 export { providers } from './lib/providers/index.js'
 export type { ProbeAnswer, ProbeRefinement, ProviderId, ProviderSpec } from './lib/providers/index.js'
-export type { Change, CheckResult, Report } from './lib/report.js'
-export type { Keyguard, KeyguardRouteConfig } from './lib/types.js'
-export type { Cause, Status } from './lib/verdict.js'
-export { fingerprint } from './lib/redact.js'
+export type { Change, CheckResult, Report } from './lib/core/report.js'
+export type { Keyguard, KeyguardRouteConfig } from './lib/fastify/types.js'
+export type { Cause, Status } from './lib/core/verdict.js'
+export { fingerprint } from './lib/core/redact.js'
 
 /**
  * fastify-keyguard: proves the upstream API keys a server depends on work, at boot and while it runs.

@@ -3,7 +3,7 @@ import { test } from 'tap'
 import { Agent } from 'undici'
 import keyguard, { DEFAULTS, FST_KEYGUARD_OPTIONS, PROBLEM_TYPES, providers } from '../index.js'
 import type { ProviderSpec } from '../index.js'
-import { checkBaseUrl, resolveOptions } from '../lib/options.js'
+import { checkBaseUrl, resolveOptions } from '../lib/core/options.js'
 
 const KEY = 'fw_' + 'A'.repeat(40)
 const SECRET = 'Zz9SeCrEt' + 'Q'.repeat(24)

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import type { Test } from 'tap'
-import { probe } from '../lib/probe.js'
+import { probe } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
 import { errorText, field, jsonListOrWith, jsonWith } from '../lib/providers/shape.js'
 import type { ProbeAnswer, ProviderSpec } from '../lib/providers/types.js'

@@ -2,14 +2,14 @@
 // is a pattern with the numbers it states captured; every occurrence must hold, and each must occur.
 import { readFileSync } from 'node:fs'
 import { test } from 'tap'
-import { EXIT } from '../lib/cli.js'
-import { BACKOFF, CONCURRENCY, GATE_RETRY_AFTER, SETTLE, SUSPECT_GAP } from '../lib/guard.js'
-import { KEY_LENGTH } from '../lib/inspect.js'
-import { DEFAULTS, LIMITS } from '../lib/options.js'
-import { BODY_CAP, PROBE_BACKOFF } from '../lib/probe.js'
-import { FINGERPRINT } from '../lib/redact.js'
-import { MAX_KEY_FILE } from '../lib/source.js'
-import { retryAfterSeconds } from '../lib/upstream.js'
+import { EXIT } from '../lib/cli/main.js'
+import { BACKOFF, CONCURRENCY, GATE_RETRY_AFTER, SETTLE, SUSPECT_GAP } from '../lib/core/guard.js'
+import { KEY_LENGTH } from '../lib/core/inspect.js'
+import { DEFAULTS, LIMITS } from '../lib/core/options.js'
+import { BODY_CAP, PROBE_BACKOFF } from '../lib/core/probe.js'
+import { FINGERPRINT } from '../lib/core/redact.js'
+import { MAX_KEY_FILE } from '../lib/core/source.js'
+import { retryAfterSeconds } from '../lib/upstream/watch.js'
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ')
 const { timeout, retries, interval, jitter } = DEFAULTS.probe

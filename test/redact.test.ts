@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
 import { fingerprint as exported } from '../index.js'
-import { fingerprint, scrub, SecretForms } from '../lib/redact.js'
+import { fingerprint, scrub, SecretForms } from '../lib/core/redact.js'
 
 const KEY = 'fw_' + 'A'.repeat(28) + 'a1b2'
 

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { parseHttpDate, parseRetryAfter } from '../lib/retry-after.js'
+import { parseHttpDate, parseRetryAfter } from '../lib/core/retry-after.js'
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0)
 const CAP = 600_000

@@ -6,7 +6,7 @@ import { test } from 'tap'
 import type { Test } from 'tap'
 import keyguard from '../index.js'
 import type { BootRefusedError, CheckResult } from '../index.js'
-import { MAX_KEY_FILE, nearMisses, readKeyFile, readSource, showName } from '../lib/source.js'
+import { MAX_KEY_FILE, nearMisses, readKeyFile, readSource, showName } from '../lib/core/source.js'
 import { startStub } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
 
@@ -191,7 +191,7 @@ test('faults #13: an unreadable _FILE (EACCES) is file-denied, proven as an unpr
     return
   }
   // Root reads a mode-000 file anyway: ask as the unprivileged user "nobody" (uid 65534).
-  const script = `import(${JSON.stringify(resolve('lib/source.ts'))}).then(async (m) => process.stdout.write(JSON.stringify(await m.readKeyFile(process.argv[1]))))`
+  const script = `import(${JSON.stringify(resolve('lib/core/source.ts'))}).then(async (m) => process.stdout.write(JSON.stringify(await m.readKeyFile(process.argv[1]))))`
   const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script, join(dir, 'locked', 'key')], {
     uid: 65534, gid: 65534, cwd: process.cwd(), env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0' }, timeout: 20_000, encoding: 'utf8'
   })

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { CliIo } from '../../lib/cli.js'
+import type { CliIo } from '../../lib/cli/main.js'
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 /** The binary as `package.json` names it (`bin.keyguard`), built by `npm run build`. */
-export const cliBin = join(root, 'dist', 'lib', 'cli.js')
+export const cliBin = join(root, 'dist', 'lib', 'cli', 'main.js')
 
 export interface Run {
   code: number | null
@@ -17,7 +17,7 @@ export interface Run {
 /**
  * The environment of a CLI child: nothing of this process's environment (no real key can leak in)
  * but PATH. Children collect no coverage: the built dist/ maps onto lib/*.ts with other ranges than
- * tap's own TypeScript loader, and merging the two corrupts the report. Coverage of lib/cli.ts comes
+ * tap's own TypeScript loader, and merging the two corrupts the report. Coverage of lib/cli/main.ts comes
  * from calling `main` in-process.
  */
 export function childEnv (extra: Record<string, string> = {}): Record<string, string> {
@@ -38,7 +38,7 @@ export function runScript (nodeArgs: string[], script: string, args: string[], e
   })
 }
 
-/** Runs the real binary, `dist/lib/cli.js`, as a child process with only `env` (plus PATH and NO_PROXY). */
+/** Runs the real binary, `dist/lib/cli/main.js`, as a child process with only `env` (plus PATH and NO_PROXY). */
 export function runCli (args: string[], env: Record<string, string> = {}): Promise<Run> {
   return runScript([], cliBin, args, childEnv(env))
 }
@@ -46,7 +46,7 @@ export function runCli (args: string[], env: Record<string, string> = {}): Promi
 const mtime = (file: string): number => statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0
 
 /**
- * Builds `dist/` (`tsc -p tsconfig.build.json`, as `npm run build`) unless `dist/lib/cli.js` is newer
+ * Builds `dist/` (`tsc -p tsconfig.build.json`, as `npm run build`) unless `dist/lib/cli/main.js` is newer
  * than every source file. `npm test` builds first, so this only costs time in a lone `tap` run.
  * Returns tsc's diagnostics when it emitted despite errors elsewhere (those fail `npm run typecheck`).
  */
@@ -55,7 +55,7 @@ export async function ensureBuilt (): Promise<string> {
   if (mtime(cliBin) > Math.max(...sources.map(mtime))) return ''
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const run = await runScript([], tsc, ['-p', 'tsconfig.build.json'], { PATH: process.env.PATH ?? '' })
-  if (mtime(cliBin) <= Math.max(...sources.map(mtime))) throw new Error(`npm run build did not produce dist/lib/cli.js:\n${run.stdout}${run.stderr}`)
+  if (mtime(cliBin) <= Math.max(...sources.map(mtime))) throw new Error(`npm run build did not produce dist/lib/cli/main.js:\n${run.stdout}${run.stderr}`)
   return run.code === 0 ? '' : run.stdout
 }
 

@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import fc from 'fast-check'
-import { inspect } from '../../lib/inspect.js'
+import { inspect } from '../../lib/core/inspect.js'
 import { foreignPrefixes, providers } from '../../lib/providers/index.js'
 import type { ProviderSpec } from '../../lib/providers/types.js'
 

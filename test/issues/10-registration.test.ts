@@ -8,7 +8,7 @@ import type { FastifyKeyguardOptions } from '../../index.js'
 import { logs } from '../helpers/app.js'
 import { startStub } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
-import { kHit } from '../../lib/upstream.js'
+import { kHit } from '../../lib/upstream/watch.js'
 import { Client } from 'undici'
 import type { AddressInfo } from 'node:net'
 

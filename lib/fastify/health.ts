@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { Guard } from './guard.js'
-import type { HealthDetails } from './options.js'
-import type { Report } from './report.js'
+import type { Guard } from '../core/guard.js'
+import type { HealthDetails } from '../core/options.js'
+import type { Report } from '../core/report.js'
 
 /** A readiness body in the draft-inadarei-api-health-check shape. */
 export interface HealthBody {

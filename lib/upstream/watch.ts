@@ -1,13 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
-import type { Guard } from './guard.js'
-import { providers } from './providers/index.js'
-import type { ProviderSpec } from './providers/types.js'
-import { echoes, fingerprint, requestIdOf } from './redact.js'
-import { parseRetryAfter } from './retry-after.js'
-import { createAgent } from './undici.js'
-import type { Env } from './source.js'
+import type { Guard } from '../core/guard.js'
+import { providers } from '../providers/index.js'
+import type { ProviderSpec } from '../providers/types.js'
+import { echoes, fingerprint, requestIdOf } from '../core/redact.js'
+import { parseRetryAfter } from '../core/retry-after.js'
+import { createAgent } from '../core/transport.js'
+import type { Env } from '../core/source.js'
 
 /** What keyguard knows about an upstream answer that rejected one of our keys. */
 export interface UpstreamHit {
@@ -31,7 +30,8 @@ export interface UpstreamHit {
 /** Where a request's upstream hit is kept. */
 export const kHit = Symbol('fastify-keyguard.upstream-hit')
 
-type Marked = FastifyRequest & { [kHit]?: UpstreamHit }
+/** The request an upstream call was made for (a Fastify request; any object here). */
+type Marked = object & { [kHit]?: UpstreamHit }
 
 interface Target {
   name: string
@@ -127,7 +127,7 @@ export class Upstream {
   }
 
   /** Runs a route handler with its request reachable from the upstream calls it makes. */
-  run<T> (request: FastifyRequest, fn: () => T): T {
+  run<T> (request: object, fn: () => T): T {
     if (this.#active) return this.#store.run(request, fn)
     // The handler that first touches the watching client enters its request's context then (see
     // `dispatcher`), so even the first upstream call is tied to its reply.

@@ -2,18 +2,18 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FastifyBaseLogger } from 'fastify'
-import { Guard } from './guard.js'
-import { checkBaseUrl, DEFAULTS, resolveOptions } from './options.js'
-import type { KeySpec } from './options.js'
-import { providers } from './providers/index.js'
-import type { ProviderId } from './providers/index.js'
-import { looksLikeKey } from './redact.js'
-import type { CheckResult, Report } from './report.js'
-import { nearMisses, providerWords } from './source.js'
-import type { Env } from './source.js'
-import { CAUSES } from './verdict.js'
-import type { Status } from './verdict.js'
+import { silentLogger } from '../core/log.js'
+import { Guard } from '../core/guard.js'
+import { checkBaseUrl, DEFAULTS, resolveOptions } from '../core/options.js'
+import type { KeySpec } from '../core/options.js'
+import { providers } from '../providers/index.js'
+import type { ProviderId } from '../providers/index.js'
+import { looksLikeKey } from '../core/redact.js'
+import type { CheckResult, Report } from '../core/report.js'
+import { nearMisses, providerWords } from '../core/source.js'
+import type { Env } from '../core/source.js'
+import { CAUSES } from '../core/verdict.js'
+import type { Status } from '../core/verdict.js'
 
 /** Where `main` writes and what it knows about the terminal; `process` in the binary, plain objects in tests. */
 export interface CliIo {
@@ -156,8 +156,6 @@ function detect (env: Env): { ids: ProviderId[], guessed: boolean } {
 }
 
 // Fastify's logger interface, doing nothing: the CLI renders the results itself.
-const quiet = (): FastifyBaseLogger => silent
-const silent: FastifyBaseLogger = { level: 'silent', info: quiet, warn: quiet, error: quiet, debug: quiet, trace: quiet, fatal: quiet, silent: quiet, child: quiet }
 
 /** Colours by the usual conventions: `FORCE_COLOR` wins (`0`/`false` turn them off), then `NO_COLOR`, `TERM=dumb`, a terminal. */
 function colours (io: CliIo): boolean {
@@ -266,7 +264,7 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
     io.stderr.write(`keyguard: ${message}; pass --base-url\n${SYNOPSIS}\n`)
     return EXIT.usage
   }
-  const guard = new Guard(options, silent)
+  const guard = new Guard(options, silentLogger)
   const stop = spinner(io, todo.ids)
   let report: Report
   try {

@@ -1,4 +1,4 @@
-import type { ProbeAnswer, ProviderSpec } from './providers/types.js'
+import type { ProbeAnswer, ProviderSpec } from '../providers/types.js'
 
 /** Why a key is in the state it is in. The README's cause table lists each with its effect. */
 export type Cause = 'missing' | 'malformed' | 'rejected' | 'forbidden' | 'limited' | 'unreachable' | 'valid' | 'unchecked' | 'pending'

@@ -1,4 +1,4 @@
-import type { ProviderSpec } from './providers/types.js'
+import type { ProviderSpec } from '../providers/types.js'
 import type { NoteCode, Verdict } from './verdict.js'
 
 /** The result of the offline checks: a clean key, or the verdict that stops it from being sent anywhere. */

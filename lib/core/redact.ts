@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { providers } from './providers/index.js'
-import type { ProviderSpec } from './providers/types.js'
+import { providers } from '../providers/index.js'
+import type { ProviderSpec } from '../providers/types.js'
 
 /** Keys shorter than `shortest` characters get a hash tag of `hexDigits` hex digits. */
 export const FINGERPRINT = Object.freeze({ shortest: 24, hexDigits: 8 })

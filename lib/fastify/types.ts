@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import type { Report } from './report.js'
+import type { Report } from '../core/report.js'
 
 /** The `fastify.keyguard` decorator. */
 export interface Keyguard {

@@ -1,18 +1,18 @@
 import { setMaxListeners } from 'node:events'
-import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { FST_KEYGUARD_KEY_UNAVAILABLE } from './errors.js'
 import { inspect, KEY_LENGTH } from './inspect.js'
+import type { Logger } from './log.js'
 import type { ResolvedKey, ResolvedOptions } from './options.js'
 import { probe, sleep } from './probe.js'
-import { foreignPrefixes, providers } from './providers/index.js'
-import type { ProviderSpec } from './providers/types.js'
+import { foreignPrefixes, providers } from '../providers/index.js'
+import type { ProviderSpec } from '../providers/types.js'
 import { fingerprint, safeName, scrub, scrubError, SecretForms } from './redact.js'
 import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
 import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
-import { createAgent, proxyEnv } from './undici.js'
+import { createAgent, proxyEnv } from './transport.js'
 import { CAUSES, describe, describeMismatch, describeNotes, statusOf } from './verdict.js'
 import type { Facts, NoteCode, Subject, Verdict } from './verdict.js'
 
@@ -65,7 +65,7 @@ const ALL_PROVIDERS: readonly ProviderSpec[] = Object.values(providers)
  */
 export class Guard {
   readonly #options: ResolvedOptions
-  readonly #log: FastifyBaseLogger
+  readonly #log: Logger
   readonly #entries = new Map<string, Entry>()
   readonly #controller = new AbortController()
   readonly #random: () => number
@@ -80,7 +80,7 @@ export class Guard {
   #ownDispatcher = false
   #dotenvSchema: Record<string, unknown> | undefined
 
-  constructor (options: ResolvedOptions, log: FastifyBaseLogger, random: () => number = Math.random) {
+  constructor (options: ResolvedOptions, log: Logger, random: () => number = Math.random) {
     this.#options = options
     this.#log = log
     this.#random = random

@@ -1,13 +1,13 @@
 import type {
   FastifyReply, FastifyRequest, onErrorHookHandler, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler, RouteOptions
 } from 'fastify'
-import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from './errors.js'
-import type { Guard } from './guard.js'
+import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from '../core/errors.js'
+import type { Guard } from '../core/guard.js'
 import { problemDocument, sendProblem } from './problem.js'
-import { requestIdOf, scrubError } from './redact.js'
+import { requestIdOf, scrubError } from '../core/redact.js'
 import type { ProblemDocument } from './problem.js'
-import { kHit, recogniseFault, sanitise } from './upstream.js'
-import type { Upstream, UpstreamHit } from './upstream.js'
+import { kHit, recogniseFault, sanitise } from '../upstream/watch.js'
+import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
 /** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
 type Gate = readonly string[] | { invalid: string }
