@@ -9,7 +9,7 @@ import { DEFAULTS, LIMITS } from '../lib/core/options.js'
 import { BODY_CAP, PROBE_BACKOFF } from '../lib/core/probe.js'
 import { FINGERPRINT } from '../lib/core/redact.js'
 import { MAX_KEY_FILE } from '../lib/core/source.js'
-import { retryAfterSeconds } from '../lib/upstream/watch.js'
+import { retryAfterSeconds } from '../lib/upstream/sdk.js'
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ')
 const { timeout, retries, interval, jitter } = DEFAULTS.probe

@@ -52,7 +52,12 @@ export function problemDocument (err: ProblemError, request: FastifyRequest, ext
 
 /** Sends a problem document: `application/problem+json`, never cached, with `Retry-After` when given. */
 export function sendProblem (reply: FastifyReply, doc: ProblemDocument, retryAfter?: number): FastifyReply {
+  return problemHeaders(reply, doc, retryAfter).send(JSON.stringify(doc))
+}
+
+/** A problem document's status and headers: `application/problem+json`, never cached, `Retry-After` when given. */
+export function problemHeaders (reply: FastifyReply, doc: ProblemDocument, retryAfter?: number): FastifyReply {
   reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
-  return reply.send(JSON.stringify(doc))
+  return reply
 }

@@ -6,7 +6,7 @@ import { request as undiciRequest } from 'undici'
 import { appWith, leaks, until } from '../helpers/app.js'
 import { startStub } from '../helpers/stub.js'
 import { fingerprint } from '../../lib/core/redact.js'
-import { credentialOf } from '../../lib/upstream/watch.js'
+import { credentialOf } from '../../lib/upstream/targets.js'
 
 const GUARDED = 'fw_' + 'A'.repeat(28) + 'ABCD'
 const OTHER = 'sk-proj-' + 'O'.repeat(36) + '6789'

@@ -1,85 +1,18 @@
 import type {
-  FastifyReply, FastifyRequest, onErrorHookHandler, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler, RouteOptions
+  FastifyReply, FastifyRequest, onErrorHookHandler, onSendHookHandler, preHandlerHookHandler
 } from 'fastify'
-import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from '../core/errors.js'
+import { FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from '../core/errors.js'
 import type { Guard } from '../core/guard.js'
-import { problemDocument, sendProblem } from './problem.js'
+import { problemDocument, problemHeaders, sendProblem } from './problem.js'
 import { requestIdOf, scrubError } from '../core/redact.js'
 import type { ProblemDocument } from './problem.js'
-import { kHit, recogniseFault, sanitise } from '../upstream/watch.js'
+import { recogniseFault } from '../upstream/sdk.js'
+import { sanitise } from '../upstream/sanitise.js'
+import { kHit } from '../upstream/watch.js'
 import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
-/** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
-type Gate = readonly string[] | { invalid: string }
-
-/**
- * The key names a route's `config.keyguard` declares (`undefined` when it declares none), or why they
- * cannot be enforced. An unknown name is never repeated back: a key pasted where its name belongs is a
- * valid-looking name, and this message is logged and thrown.
- */
-export function parseGate (gate: unknown, guard: Guard): Gate | undefined {
-  if (gate === undefined) return undefined
-  const names: unknown = typeof gate === 'string' ? [gate] : gate
-  if (!Array.isArray(names) || names.length === 0 || !names.every((name) => typeof name === 'string')) {
-    return { invalid: 'must be a key name or a non-empty array of key names' }
-  }
-  if (!names.every((name: string) => guard.has(name))) {
-    return {
-      invalid: 'names a key that is not guarded (the name is not repeated here: it may be a key pasted by mistake); ' +
-        `guarded keys: ${guard.names().join(', ')}`
-    }
-  }
-  return names as readonly string[]
-}
-
-/**
- * Checks a route's `config.keyguard` as the route is declared, so a typo fails `ready()` (or the
- * `route()` call itself) instead of a request. Routes declared before keyguard has loaded (an
- * un-awaited `register`) are not seen here; the gate hook still enforces them, and fails closed.
- */
-export function checkRoute (route: RouteOptions, guard: Guard): void {
-  const gate = parseGate((route.config as { keyguard?: unknown } | undefined)?.keyguard, guard)
-  if (gate !== undefined && 'invalid' in gate) {
-    throw new FST_KEYGUARD_OPTIONS(`route ${String(route.method)} ${route.url}: config.keyguard ${gate.invalid}`)
-  }
-}
-
-/**
- * The route gate, one global `onRequest` hook: Fastify hands a plugin's global hooks to every route of
- * its context, whenever the route was declared (before or after keyguard loaded, in child contexts
- * too), where an `onRoute` hook sees only the routes declared after it. While any key a route names is
- * failing, the route answers 503 problem+json with `Retry-After` and its handler and hooks do not run.
- * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
- */
-export function gateHook (guard: Guard): onRequestHookHandler {
-  const parsed = new WeakMap<object, Gate>()
-  return function keyguardGate (request, reply, done) {
-    const config = request.routeOptions.config as { keyguard?: unknown }
-    if (config.keyguard === undefined) return done()
-    let gate = parsed.get(config)
-    if (gate === undefined) {
-      gate = parseGate(config.keyguard, guard) as Gate
-      parsed.set(config, gate)
-      if ('invalid' in gate) {
-        request.log.error({ keyguard: { route: `${request.method} ${String(request.routeOptions.url)}` } },
-          `fastify-keyguard: config.keyguard ${gate.invalid}; the route refuses every request until it is fixed`)
-      }
-    }
-    if ('invalid' in gate) return refuse(request, reply, undefined, [])
-    const blocked = guard.blocking(gate)
-    if (blocked === undefined) return done()
-    refuse(request, reply, blocked, gate)
-  }
-
-  function refuse (request: FastifyRequest, reply: FastifyReply, blocked: string | undefined, names: readonly string[]): void {
-    const result = blocked === undefined ? undefined : guard.result(blocked)
-    const err = new FST_KEYGUARD_KEY_FAILING(blocked ?? 'a key this route needs')
-    const doc = problemDocument(err, request, { key: blocked, provider: result?.provider })
-    request.log.warn({ keyguard: { key: blocked, cause: result?.cause } },
-      'fastify-keyguard: gated route refused while its key is failing')
-    sendProblem(reply, doc, guard.retryAfter(names))
-  }
-}
+/** What the conversion needs of the guard: no more. */
+export type ConversionView = Pick<Guard, 'has' | 'names' | 'result' | 'retryAfter' | 'suspect' | 'secrets' | 'forms'>
 
 /** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
 const KEEP = /^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|content-security-policy|x-frame-options$|referrer-policy$|cross-origin-|permissions-policy$)/
@@ -101,13 +34,13 @@ export interface Conversion {
 type Hit = UpstreamHit & { expected?: number, sent?: true }
 type Marked = FastifyRequest & { [kHit]?: Hit }
 
-function single (guard: Guard): string | undefined {
+function single (guard: ConversionView): string | undefined {
   const names = guard.names()
   return names.length === 1 ? names[0] : undefined
 }
 
 /** The key a thrown error is about: its URL's origin, else the route's only gated key, else the only key. */
-function keyFor (guard: Guard, upstream: Upstream, request: FastifyRequest, url: string | undefined): string | undefined {
+function keyFor (guard: ConversionView, upstream: Upstream, request: FastifyRequest, url: string | undefined): string | undefined {
   const byUrl = upstream.targetOfUrl(url)
   if (byUrl !== undefined) return byUrl.name
   const gate = (request.routeOptions.config as { keyguard?: unknown }).keyguard
@@ -137,7 +70,7 @@ export function problemErrors (): ProblemErrors {
 const unavailableStatus = (hit: Hit): number => hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
 
 /** The problem document for an upstream failure, sent in place of whatever the route produced. */
-function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
+function upstreamProblem (guard: ConversionView, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
   const name = hit.key ?? 'upstream'
   const fault = hit.kind === 'unavailable'
@@ -154,7 +87,7 @@ function upstreamProblem (guard: Guard, request: FastifyRequest, hit: Hit, conve
  * `Retry-After` of a 503 problem: the upstream's own (parsed and capped) when it was unavailable, else
  * the next check of the key (of every key when it is not known).
  */
-function retryAfter (guard: Guard, doc: ProblemDocument, hit: Hit): number | undefined {
+function retryAfter (guard: ConversionView, doc: ProblemDocument, hit: Hit): number | undefined {
   if (doc.status !== 503) return undefined
   if (hit.kind === 'unavailable') return hit.retryAfter
   return guard.retryAfter(hit.key === undefined ? guard.names() : [hit.key])
@@ -177,7 +110,7 @@ function discard (payload: unknown): void {
  * `setErrorHandler`: the application's own handler stays in charge, and a reply it mapped to a status
  * of its own (other than 401) is left as it is.
  */
-export function conversionHooks (guard: Guard, upstream: Upstream, conversion: Conversion): {
+export function conversionHooks (guard: ConversionView, upstream: Upstream, conversion: Conversion): {
   onError: onErrorHookHandler
   onSend: onSendHookHandler
 } {
@@ -265,9 +198,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
       if (!KEEP.test(name)) reply.removeHeader(name)
     }
     const doc = upstreamProblem(guard, request, hit, conversion)
-    reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-    const after = retryAfter(guard, doc, hit)
-    if (after !== undefined) reply.header('retry-after', String(after))
+    problemHeaders(reply, doc, retryAfter(guard, doc, hit))
     const what = hit.kind === 'unavailable' ? 'the upstream could not serve' : 'the upstream rejected our credentials'
     const keyguard = { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, sent: hit.mismatch, replyStatus: status }
     request.log.warn({ keyguard }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json instead of ${status}`)
@@ -277,7 +208,7 @@ export function conversionHooks (guard: Guard, upstream: Upstream, conversion: C
 }
 
 /** `reply.upstreamUnauthorized(name?)`: answers with the upstream-credentials problem now and suspects the key. */
-export function upstreamUnauthorized (guard: Guard, conversion: Conversion) {
+export function upstreamUnauthorized (guard: ConversionView, conversion: Conversion) {
   return function (this: FastifyReply, name?: string): FastifyReply {
     const key = name ?? single(guard)
     if (key !== undefined && !guard.has(key)) throw new FST_KEYGUARD_OPTIONS(`reply.upstreamUnauthorized("${key}"): not a guarded key; guarded keys: ${guard.names().join(', ')}`)
