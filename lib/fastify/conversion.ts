@@ -1,10 +1,12 @@
 import type {
   FastifyReply, FastifyRequest, onErrorHookHandler, onSendHookHandler, preHandlerHookHandler
 } from 'fastify'
-import { FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE } from '../core/errors.js'
+import {
+  FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE
+} from '../core/errors.js'
 import type { Guard } from '../core/guard.js'
 import { problemDocument, problemHeaders, sendProblem } from './problem.js'
-import { requestIdOf, scrubError } from '../core/redact.js'
+import { requestIdOf, safeName, scrubError } from '../core/redact.js'
 import type { ProblemDocument } from './problem.js'
 import { recogniseFault } from '../upstream/sdk.js'
 import { sanitise } from '../upstream/sanitise.js'
@@ -15,7 +17,8 @@ import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 export type ConversionView = Pick<Guard, 'has' | 'names' | 'result' | 'retryAfter' | 'suspect' | 'secrets' | 'forms'>
 
 /** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
-const KEEP = /^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|content-security-policy|x-frame-options$|referrer-policy$|cross-origin-|permissions-policy$)/
+const KEEP = new RegExp('^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|' +
+  'content-security-policy|x-frame-options$|referrer-policy$|cross-origin-|permissions-policy$)')
 
 /** Options of the conversion hooks. */
 export interface Conversion {
@@ -40,7 +43,8 @@ function single (guard: ConversionView): string | undefined {
 }
 
 /** The key a thrown error is about: its URL's origin, else the route's only gated key, else the only key. */
-function keyFor (guard: ConversionView, upstream: Upstream, request: FastifyRequest, url: string | undefined): string | undefined {
+function keyFor (guard: ConversionView, upstream: Upstream, request: FastifyRequest,
+  url: string | undefined): string | undefined {
   const byUrl = upstream.targetOfUrl(url)
   if (byUrl !== undefined) return byUrl.name
   const gate = (request.routeOptions.config as { keyguard?: unknown }).keyguard
@@ -49,7 +53,9 @@ function keyFor (guard: ConversionView, upstream: Upstream, request: FastifyRequ
   return single(guard)
 }
 
-/** One error per kind and key name, built once per app: its details never change, and building one captures a stack. */
+/**
+ * One error per kind and key name, built once per app: its details never change (building one
+ * captures a stack). one captures a stack. */
 type Built = { code: string, toProblemDetails: () => { type: string, title: string, status: number, detail: string } }
 export type ProblemErrors = (fault: boolean, name: string) => Built
 
@@ -67,10 +73,12 @@ export function problemErrors (): ProblemErrors {
 }
 
 /** The status of an unavailable problem: 503 for a 429/503 (retry later), 504 for a timeout, else 502. */
-const unavailableStatus = (hit: Hit): number => hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
+const unavailableStatus = (hit: Hit): number =>
+  hit.status === 429 || hit.status === 503 ? 503 : hit.timeout === true ? 504 : 502
 
 /** The problem document for an upstream failure, sent in place of whatever the route produced. */
-function upstreamProblem (guard: ConversionView, request: FastifyRequest, hit: Hit, conversion: Conversion): ProblemDocument {
+function upstreamProblem (guard: ConversionView, request: FastifyRequest, hit: Hit,
+  conversion: Conversion): ProblemDocument {
   const provider = hit.provider ?? (hit.key === undefined ? undefined : guard.result(hit.key)?.provider)
   const name = hit.key ?? 'upstream'
   const fault = hit.kind === 'unavailable'
@@ -94,14 +102,15 @@ function retryAfter (guard: ConversionView, doc: ProblemDocument, hit: Hit): num
 }
 
 /** Whether a payload is a fetch `Response` (Fastify's own test: any realm, any undici copy). */
-const isResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === '[object Response]'
+const isResponse = (payload: unknown): payload is Response =>
+  Object.prototype.toString.call(payload) === '[object Response]'
 
 /** Cancels a payload that will not be sent: a Node stream, a web stream, or a fetch `Response`. */
 function discard (payload: unknown): void {
   if (payload === null || typeof payload !== 'object') return
-  const body = isResponse(payload) ? payload.body : payload
-  if (typeof (body as { destroy?: unknown } | null)?.destroy === 'function') (body as { destroy: () => void }).destroy()
-  else if (typeof (body as { cancel?: unknown } | null)?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {})
+  const body = (isResponse(payload) ? payload.body : payload) as { destroy?: unknown, cancel?: unknown } | null
+  if (typeof body?.destroy === 'function') (body as { destroy: () => void }).destroy()
+  else if (typeof body?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {})
 }
 
 /**
@@ -161,7 +170,9 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
       }
     }
     if (found !== undefined && (marked[kHit] === undefined || marked[kHit].kind === 'unavailable')) {
-      const key = found.key !== undefined && guard.has(found.key) ? found.key : keyFor(guard, upstream, request, found.url)
+      const key = found.key !== undefined && guard.has(found.key)
+        ? found.key
+        : keyFor(guard, upstream, request, found.url)
       const hit: Hit = { status: found.status }
       if (key !== undefined) hit.key = key
       const requestId = requestIdOf(found.requestId, guard.secrets(), guard.forms)
@@ -172,7 +183,9 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
     const hit = marked[kHit]
     if (hit !== undefined) {
       // What the default error handler will answer; an error that refuses the status still converts (a 401).
-      hit.expected = own ? (error as { statusCode: number }).statusCode : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
+      hit.expected = own
+        ? (error as { statusCode: number }).statusCode
+        : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
       if (!own) {
         sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
         // Fastify's error log reads the status from the error: log what the client gets, not the upstream's 401.
@@ -191,7 +204,9 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
     const status = isResponse(payload) ? payload.status : reply.statusCode
     // 401, the upstream's own status passed through, or what the default error handler made of the
     // error (500 when nothing was thrown); any other status is the application's own mapping.
-    if ((status !== 401 || hit.kind === 'unavailable') && status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)
+    const converts = (status === 401 && hit.kind !== 'unavailable') || status === hit.status ||
+      status === (hit.expected ?? 500)
+    if (!converts) return done(null, payload)
     hit.sent = true
     discard(payload)
     for (const name of Object.keys(reply.getHeaders())) {
@@ -200,18 +215,28 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
     const doc = upstreamProblem(guard, request, hit, conversion)
     problemHeaders(reply, doc, retryAfter(guard, doc, hit))
     const what = hit.kind === 'unavailable' ? 'the upstream could not serve' : 'the upstream rejected our credentials'
-    const keyguard = { key: hit.key, provider: doc.provider, upstreamStatus: hit.status, upstreamRequestId: hit.requestId, sent: hit.mismatch, replyStatus: status }
-    request.log.warn({ keyguard }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json instead of ${status}`)
+    const keyguard = {
+      key: hit.key,
+      provider: doc.provider,
+      upstreamStatus: hit.status,
+      upstreamRequestId: hit.requestId,
+      sent: hit.mismatch,
+      replyStatus: status
+    }
+    request.log.warn({ keyguard }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json, not ${status}`)
     done(null, JSON.stringify(doc))
   }
   return { onError, onSend }
 }
 
-/** `reply.upstreamUnauthorized(name?)`: answers with the upstream-credentials problem now and suspects the key. */
+/** `reply.upstreamUnauthorized(name?)`: answers with the upstream-credentials problem now, and suspects the key. */
 export function upstreamUnauthorized (guard: ConversionView, conversion: Conversion) {
   return function (this: FastifyReply, name?: string): FastifyReply {
     const key = name ?? single(guard)
-    if (key !== undefined && !guard.has(key)) throw new FST_KEYGUARD_OPTIONS(`reply.upstreamUnauthorized("${key}"): not a guarded key; guarded keys: ${guard.names().join(', ')}`)
+    if (key !== undefined && !guard.has(key)) {
+      const guarded = guard.names().join(', ')
+      throw new FST_KEYGUARD_OPTIONS(`reply.upstreamUnauthorized(${safeName(key)}): not a guarded key; guarded: ${guarded}`)
+    }
     const hit: Hit = { status: 401, sent: true }
     if (key !== undefined) hit.key = key
     ;(this.request as Marked)[kHit] = hit

@@ -46,3 +46,14 @@ test('an async predicate is named in one error line per occurrence', async (t) =
   t.equal(lines.length, 1)
   t.match(String(lines[0]?.msg), /returned a Promise/)
 })
+
+test('reply.upstreamUnauthorized(KEY), a key in the name slot, is refused without repeating it', async (t) => {
+  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', value: KEY }], env: {}, probe: false })
+  t.teardown(() => app.close())
+  app.get('/explicit', (_request, reply) => reply.upstreamUnauthorized(KEY))
+  await app.ready()
+  const res = await app.inject('/explicit')
+  t.equal(res.statusCode, 500)
+  t.match(res.json().message, /upstreamUnauthorized\(a value that looks like a key \(\d+ characters\)\): not a guarded key/)
+  t.notMatch(res.body + logs.text(), /RRRRRRRR/)
+})

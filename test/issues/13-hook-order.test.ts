@@ -23,7 +23,7 @@ test('onError runs before the application\'s error handler (so the error is stri
     order.push(`app onError after keyguard: ${error.message.includes('withheld') ? 'stripped' : 'raw'}`)
     done()
   })
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((error: Error, _request, reply) => {
     order.push(`error handler: ${error.message.includes('withheld') ? 'stripped' : 'raw'}, status ${String((error as { statusCode?: number }).statusCode)}`)
     return reply.send(error)
   })
