@@ -11,7 +11,9 @@ export {
 } from './lib/core/errors.js'
 export type { BootRefusedError } from './lib/core/errors.js'
 export { DEFAULTS } from './lib/core/options.js'
-export type { FastifyKeyguardOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions } from './lib/core/options.js'
+export type {
+  FastifyKeyguardOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions
+} from './lib/core/options.js'
 export { providers } from './lib/providers/index.js'
 export type { ProbeAnswer, ProbeRefinement, ProviderId, ProviderSpec } from './lib/providers/index.js'
 export type { Change, CheckResult, Report } from './lib/core/report.js'

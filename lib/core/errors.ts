@@ -1,4 +1,5 @@
-import createError, { createRFC9457Error } from '@fastify/error'
+// Named imports: a default import of this CommonJS package breaks its types under `moduleResolution: bundler`.
+import { createError, createRFC9457Error } from '@fastify/error'
 import type { CheckResult } from './report.js'
 
 /** Problem `type` URIs; they point at the README section that explains each problem. */
@@ -9,26 +10,41 @@ export const PROBLEM_TYPES = Object.freeze({
 })
 
 /** Invalid plugin options; thrown at register. A `TypeError`. */
-export const FST_KEYGUARD_OPTIONS = createError<'FST_KEYGUARD_OPTIONS', 500, [string]>('FST_KEYGUARD_OPTIONS', 'Invalid fastify-keyguard options: %s', 500, TypeError)
+export const FST_KEYGUARD_OPTIONS = createError<'FST_KEYGUARD_OPTIONS', 500, [string]>(
+  'FST_KEYGUARD_OPTIONS', 'Invalid fastify-keyguard options: %s', 500, TypeError
+)
 
-/** `ready()`/`listen()` rejected: a key failed its checks under `onInvalid: 'refuse'`. `.checks` holds the failing results. */
-export const FST_KEYGUARD_BOOT_REFUSED = createError<'FST_KEYGUARD_BOOT_REFUSED', 500, [string]>('FST_KEYGUARD_BOOT_REFUSED', 'fastify-keyguard refused to boot: %s', 500)
+/**
+ * `ready()`/`listen()` rejected: a key failed its checks under `onInvalid: 'refuse'`. `.checks` holds the
+ * failing results.
+ */
+export const FST_KEYGUARD_BOOT_REFUSED = createError<'FST_KEYGUARD_BOOT_REFUSED', 500, [string]>(
+  'FST_KEYGUARD_BOOT_REFUSED', 'fastify-keyguard refused to boot: %s', 500
+)
 
 /** `keyguard.key(name)` on a key that cannot be used (missing, malformed, unknown). */
-export const FST_KEYGUARD_KEY_UNAVAILABLE = createError<'FST_KEYGUARD_KEY_UNAVAILABLE', 500, [string]>('FST_KEYGUARD_KEY_UNAVAILABLE', '%s', 500)
+export const FST_KEYGUARD_KEY_UNAVAILABLE = createError<'FST_KEYGUARD_KEY_UNAVAILABLE', 500, [string]>(
+  'FST_KEYGUARD_KEY_UNAVAILABLE', '%s', 500
+)
 
 /** The problem sent when an upstream rejected the server's own credentials (502 by default). */
-export const FST_KEYGUARD_UPSTREAM_UNAUTHORIZED = createRFC9457Error<'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', 502, [string]>(
+export const FST_KEYGUARD_UPSTREAM_UNAUTHORIZED = createRFC9457Error<
+  'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', 502, [string]
+>(
   'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED',
-  'The upstream service rejected this server\'s credentials for "%s". This is a server-side problem; the request may succeed once the operators fix the key.',
+  'The upstream service rejected this server\'s credentials for "%s". This is a server-side problem; ' +
+    'the request may succeed once the operators fix the key.',
   502,
   { type: PROBLEM_TYPES.upstreamUnauthorized, title: 'Upstream credentials rejected' }
 )
 
 /** With `problem.unavailable`: the problem sent when the upstream could not serve (429, 408, 5xx, no answer). */
-export const FST_KEYGUARD_UPSTREAM_UNAVAILABLE = createRFC9457Error<'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', 502, [string]>(
+export const FST_KEYGUARD_UPSTREAM_UNAVAILABLE = createRFC9457Error<
+  'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', 502, [string]
+>(
   'FST_KEYGUARD_UPSTREAM_UNAVAILABLE',
-  'The upstream service behind this endpoint ("%s") is unavailable or overloaded. It is not a problem with your request; retry later.',
+  'The upstream service behind this endpoint ("%s") is unavailable or overloaded. ' +
+    'It is not a problem with your request; retry later.',
   502,
   { type: PROBLEM_TYPES.upstreamUnavailable, title: 'Upstream unavailable' }
 )
@@ -36,7 +52,8 @@ export const FST_KEYGUARD_UPSTREAM_UNAVAILABLE = createRFC9457Error<'FST_KEYGUAR
 /** The problem sent by a gated route while its key is failing (503 with `Retry-After`). */
 export const FST_KEYGUARD_KEY_FAILING = createRFC9457Error<'FST_KEYGUARD_KEY_FAILING', 503, [string]>(
   'FST_KEYGUARD_KEY_FAILING',
-  'This endpoint depends on an upstream service whose credentials ("%s") are not working. It is a server-side problem; retry after the time in Retry-After.',
+  'This endpoint depends on an upstream service whose credentials ("%s") are not working. ' +
+    'It is a server-side problem; retry after the time in Retry-After.',
   503,
   { type: PROBLEM_TYPES.keyFailing, title: 'Upstream credentials unavailable' }
 )
@@ -46,8 +63,12 @@ export type BootRefusedError = InstanceType<typeof FST_KEYGUARD_BOOT_REFUSED> & 
 
 /** Builds the boot refusal: one line per failing key with provider, variable, cause, fingerprint and fix. */
 export function bootRefused (checks: CheckResult[]): BootRefusedError {
-  const lines = checks.map((check) => `\n  - [${check.name}] ${check.cause}${check.fingerprint === undefined ? '' : ` (${check.fingerprint})`}: ${check.message} Fix: ${check.fix}`)
-  const err = new FST_KEYGUARD_BOOT_REFUSED(`${checks.length} key${checks.length === 1 ? '' : 's'} failed${lines.join('')}`) as BootRefusedError
+  const lines = checks.map((check) => {
+    const fingerprint = check.fingerprint === undefined ? '' : ` (${check.fingerprint})`
+    return `\n  - [${check.name}] ${check.cause}${fingerprint}: ${check.message} Fix: ${check.fix}`
+  })
+  const count = `${checks.length} key${checks.length === 1 ? '' : 's'}`
+  const err = new FST_KEYGUARD_BOOT_REFUSED(`${count} failed${lines.join('')}`) as BootRefusedError
   err.checks = checks
   return err
 }

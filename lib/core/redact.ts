@@ -12,7 +12,9 @@ export const FINGERPRINT = Object.freeze({ shortest: 24, hexDigits: 8 })
  * short key are too large a share of it.
  */
 export function fingerprint (key: string, prefixes: readonly string[] = []): string {
-  if (key.length < FINGERPRINT.shortest) return 'sha256:' + createHash('sha256').update(key).digest('hex').slice(0, FINGERPRINT.hexDigits)
+  if (key.length < FINGERPRINT.shortest) {
+    return 'sha256:' + createHash('sha256').update(key).digest('hex').slice(0, FINGERPRINT.hexDigits)
+  }
   const prefix = prefixes.find((p) => key.startsWith(p)) ?? ''
   return `${prefix}…${key.slice(-4)}`
 }
@@ -81,7 +83,8 @@ function formsOf (secret: string): Forms {
     for (const form of b64(Buffer.concat([Buffer.alloc(shift), bytes]))) found.add(form.slice(shift === 0 ? 0 : 4, -4))
   }
   // A form shorter than the secret would match ordinary text; the rule stays a piece of the secret's length.
-  const whole = [...found].filter((form) => form.length >= Math.min(PIECE, secret.length)).sort((a, b) => b.length - a.length)
+  const whole = [...found].filter((form) => form.length >= Math.min(PIECE, secret.length))
+    .sort((a, b) => b.length - a.length)
   const pieces = new Set<string>()
   const short = new Set<number>()
   for (const form of whole) {
@@ -92,7 +95,8 @@ function formsOf (secret: string): Forms {
   return { whole, pieces, short: [...short] }
 }
 
-const formsFor = (secret: string, cache: SecretForms | undefined): Forms => cache === undefined ? formsOf(secret) : cache.of(secret)
+const formsFor = (secret: string, cache: SecretForms | undefined): Forms =>
+  cache === undefined ? formsOf(secret) : cache.of(secret)
 
 /**
  * Replaces every occurrence of each secret (and of its common encodings) in `text` with `[REDACTED]`.
@@ -159,7 +163,8 @@ export function echoes (text: string, secrets: Iterable<string>, cache?: SecretF
 }
 
 /** Upstream text fit to keep: `value` unless it echoes a secret (`echoes`). */
-export function upstreamText (value: string | undefined, secrets: Iterable<string>, cache?: SecretForms): string | undefined {
+export function upstreamText (value: string | undefined, secrets: Iterable<string>,
+  cache?: SecretForms): string | undefined {
   return value === undefined || echoes(value, secrets, cache) ? undefined : value
 }
 
@@ -201,7 +206,8 @@ export function looksLikeKey (name: string): boolean {
  * be a key put where a name belongs (`key(process.env.X)`, `env: process.env.X`), a description that
  * holds nothing of it. Every name that reaches a message, a log line or a problem document goes through here.
  *
- * @example safeName('fireworks') // '"fireworks"'; safeName(process.env.FIREWORKS_API_KEY) // 'a value that looks like a key (43 characters)'
+ * @example safeName('fireworks') // '"fireworks"'
+ * @example safeName(process.env.FIREWORKS_API_KEY) // 'a value that looks like a key (43 characters)'
  */
 export function safeName (name: unknown): string {
   if (typeof name !== 'string') return name === null ? 'null' : `a ${typeof name}`
@@ -209,7 +215,10 @@ export function safeName (name: unknown): string {
   return `"${escapeText(name.replace(/[\\"]/g, '\\$&'))}"`
 }
 
-/** `text` with every character outside printable ASCII written as `\uXXXX` (an ESC, a newline, a BOM, a bidi override). */
+/**
+ * `text` with every character outside printable ASCII written as `\uXXXX` (an ESC, a newline, a BOM, a
+ * bidi override).
+ */
 export function escapeText (text: string): string {
   return text.replace(/[^\x20-\x7e]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0'))
 }

@@ -10,7 +10,10 @@ export interface CheckResult {
   env: string
   /** `pass`, `warn` or `fail` (readiness answers 503 while any key is `fail`). */
   status: Status
-  /** Why: `missing`, `malformed`, `rejected`, `forbidden`, `limited`, `unreachable`, `valid`, `unchecked`, `pending`. */
+  /**
+   * Why: `missing`, `malformed`, `rejected`, `forbidden`, `limited`, `unreachable`, `valid`, `unchecked`,
+   * `pending`.
+   */
   cause: Cause
   /** A stable code refining the cause, e.g. `zero-width`, `timeout`, `quota`. */
   reason: string

@@ -235,7 +235,8 @@ export function upstreamUnauthorized (guard: ConversionView, conversion: Convers
     const key = name ?? single(guard)
     if (key !== undefined && !guard.has(key)) {
       const guarded = guard.names().join(', ')
-      throw new FST_KEYGUARD_OPTIONS(`reply.upstreamUnauthorized(${safeName(key)}): not a guarded key; guarded: ${guarded}`)
+      const call = `reply.upstreamUnauthorized(${safeName(key)})`
+      throw new FST_KEYGUARD_OPTIONS(`${call}: not a guarded key; guarded keys: ${guarded}`)
     }
     const hit: Hit = { status: 401, sent: true }
     if (key !== undefined) hit.key = key

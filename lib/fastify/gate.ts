@@ -68,7 +68,8 @@ export function gateHook (guard: GateView): onRequestHookHandler {
     refuse(request, reply, blocked, gate)
   }
 
-  function refuse (request: FastifyRequest, reply: FastifyReply, blocked: string | undefined, names: readonly string[]): void {
+  function refuse (request: FastifyRequest, reply: FastifyReply, blocked: string | undefined,
+    names: readonly string[]): void {
     const result = blocked === undefined ? undefined : guard.result(blocked)
     const err = new FST_KEYGUARD_KEY_FAILING(blocked ?? 'a key this route needs')
     const doc = problemDocument(err, request, { key: blocked, provider: result?.provider })

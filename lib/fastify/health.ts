@@ -28,7 +28,12 @@ export function readinessBody (report: Report, details: boolean): HealthBody {
   if (!details) return { status: report.status }
   const checks: NonNullable<HealthBody['checks']> = {}
   for (const check of Object.values(report.checks)) {
-    const entry: NonNullable<HealthBody['checks']>[string][number] = { componentId: check.provider, componentType: 'system', status: check.status, time: check.checkedAt }
+    const entry: NonNullable<HealthBody['checks']>[string][number] = {
+      componentId: check.provider,
+      componentType: 'system',
+      status: check.status,
+      time: check.checkedAt
+    }
     if (check.latencyMs !== undefined) {
       entry.observedValue = check.latencyMs
       entry.observedUnit = 'ms'
@@ -40,7 +45,8 @@ export function readinessBody (report: Report, details: boolean): HealthBody {
 }
 
 function send (reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply.code(status).header('content-type', 'application/health+json').header('cache-control', 'no-store').send(body)
+  return reply.code(status).header('content-type', 'application/health+json').header('cache-control', 'no-store')
+    .send(body)
 }
 
 /**
@@ -48,7 +54,8 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
  * answers from the guard's cached state, re-rendered only when a key changes: a hit never causes an
  * upstream request and stays fast while a probe hangs.
  */
-export function healthRoutes (guard: Guard, options: { live: string | false, ready: string | false, details: HealthDetails }) {
+export function healthRoutes (guard: Guard,
+  options: { live: string | false, ready: string | false, details: HealthDetails }) {
   return async function keyguardHealth (child: FastifyInstance): Promise<void> {
     let version = -1
     let status = 503

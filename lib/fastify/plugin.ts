@@ -18,7 +18,8 @@ const TIMEOUT_MARGIN = { ratio: 0.1, min: 1_000 }
 const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
   const options = resolveOptions(opts, process.env)
   const guard = new Guard(options, fastify.log)
-  const upstream = new Upstream(guard, options.keys, options.env, options.problem !== false && options.problem.unavailable)
+  const faults = options.problem !== false && options.problem.unavailable
+  const upstream = new Upstream(guard, options.keys, options.env, faults)
   const errors = problemErrors()
   const conversion = { ...(options.problem === false ? DEFAULTS.problem : options.problem), errors }
 
@@ -33,7 +34,10 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   // The decorator must never print a key, whatever is logged or serialised.
   Object.defineProperties(keyguard, {
     toJSON: { value: () => guard.report(), enumerable: false },
-    [utilInspect.custom]: { value: () => `Keyguard { keys: [${guard.names().join(', ')}], status: '${guard.status()}' }`, enumerable: false }
+    [utilInspect.custom]: {
+      value: () => `Keyguard { keys: [${guard.names().join(', ')}], status: '${guard.status()}' }`,
+      enumerable: false
+    }
   })
   fastify.decorate('keyguard', keyguard)
 
@@ -52,7 +56,9 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   fastify.addHook('onReady', async () => {
     const pluginTimeout = fastify.initialConfig.pluginTimeout as number
     const margin = Math.max(TIMEOUT_MARGIN.min, pluginTimeout * TIMEOUT_MARGIN.ratio)
-    const deadline = pluginTimeout > 0 ? performance.now() + Math.max(pluginTimeout - margin, pluginTimeout / 2) : Infinity
+    const deadline = pluginTimeout > 0
+      ? performance.now() + Math.max(pluginTimeout - margin, pluginTimeout / 2)
+      : Infinity
     const report = await guard.start(deadline)
     const refusing = Object.values(report.checks).filter((check) => check.status === 'fail' && (
       check.cause === 'unreachable' ? options.onUnreachable === 'refuse' : options.onInvalid === 'refuse'

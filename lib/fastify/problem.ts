@@ -33,7 +33,13 @@ export function instanceOf (request: FastifyRequest): string {
 }
 
 /** Builds the document for `err`, overriding `type` and `status` where the options say so. */
-export function problemDocument (err: ProblemError, request: FastifyRequest, extra: { type?: string | undefined, status?: number, key?: string | undefined, provider?: string | undefined, upstreamRequestId?: string | undefined }): ProblemDocument {
+export function problemDocument (err: ProblemError, request: FastifyRequest, extra: {
+  type?: string | undefined
+  status?: number
+  key?: string | undefined
+  provider?: string | undefined
+  upstreamRequestId?: string | undefined
+}): ProblemDocument {
   const base = err.toProblemDetails()
   const doc: ProblemDocument = {
     type: extra.type ?? base.type,
@@ -57,7 +63,9 @@ export function sendProblem (reply: FastifyReply, doc: ProblemDocument, retryAft
 
 /** A problem document's status and headers: `application/problem+json`, never cached, `Retry-After` when given. */
 export function problemHeaders (reply: FastifyReply, doc: ProblemDocument, retryAfter?: number): FastifyReply {
-  reply.code(doc.status).header('content-type', 'application/problem+json; charset=utf-8').header('cache-control', 'no-store')
+  reply.code(doc.status)
+    .header('content-type', 'application/problem+json; charset=utf-8')
+    .header('cache-control', 'no-store')
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
   return reply
 }

@@ -17,7 +17,9 @@ export const anthropic: ProviderSpec = {
   classify (answer) {
     // source: providers.md §3 (Anthropic errors doc) — a tier spend cap answers 429 without retry-after; waiting will
     //   not clear it
-    if (answer.status === 429 && answer.headers['retry-after'] === undefined) return { cause: 'limited', reason: 'spend-cap' }
+    if (answer.status === 429 && answer.headers['retry-after'] === undefined) {
+      return { cause: 'limited', reason: 'spend-cap' }
+    }
     const envelope = field(answer.json, 'type') === 'error' ? field(answer.json, 'error', 'type') : undefined
     const named = /:|\bmodel\b/i.test(String(field(answer.json, 'error', 'message') ?? ''))
     // Anthropic's own envelope, {"type":"error","error":{"type":"not_found_error"}}, on the model list: the key is

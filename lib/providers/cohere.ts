@@ -14,7 +14,9 @@ export const cohere: ProviderSpec = {
   valid: jsonWith('valid'),
   classify (answer) {
     // source: docs.cohere.com/reference/check-api-key; trufflehog PR #5225 — a bad key can get 200 with valid:false
-    if (answer.status === 200 && field(answer.json, 'valid') === false) return { cause: 'rejected', reason: 'valid-false' }
+    if (answer.status === 200 && field(answer.json, 'valid') === false) {
+      return { cause: 'rejected', reason: 'valid-false' }
+    }
     // source: cohere-ai 8.1.0 api/errors — the SDK maps 498 to InvalidTokenError
     if (answer.status === 498) return { cause: 'rejected', reason: 'invalid-token' }
     return undefined

@@ -13,7 +13,9 @@ export const deepseek: ProviderSpec = {
   valid: jsonWith('is_available'),
   classify (answer) {
     // source: api-docs.deepseek.com (get user balance) — is_available:false: no balance to spend
-    if (answer.status === 200 && field(answer.json, 'is_available') === false) return { cause: 'limited', reason: 'no-balance' }
+    if (answer.status === 200 && field(answer.json, 'is_available') === false) {
+      return { cause: 'limited', reason: 'no-balance' }
+    }
     return undefined
   },
   // sk- alone is shared with OpenAI's legacy keys, so no distinctive prefix.

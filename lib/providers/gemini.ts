@@ -17,7 +17,9 @@ export const gemini: ProviderSpec = {
   classify (answer) {
     const text = errorText(answer) + ' ' + answer.text
     // source: continuedev/continue#8516 — a bad key gets 400 INVALID_ARGUMENT / API_KEY_INVALID, not 401
-    if (answer.status === 400 && /API_KEY_INVALID|API key not valid|API Key not found/i.test(text)) return { cause: 'rejected', reason: 'api-key-invalid' }
+    if (answer.status === 400 && /API_KEY_INVALID|API key not valid|API Key not found/i.test(text)) {
+      return { cause: 'rejected', reason: 'api-key-invalid' }
+    }
     // Since 2026-06 an unrestricted standard key is refused for its type, not because it is revoked.
     // source: discuss.ai.google.dev threads; providers.md appendix — 401 UNAUTHENTICATED, reason
     //   ACCESS_TOKEN_TYPE_UNSUPPORTED
@@ -28,7 +30,9 @@ export const gemini: ProviderSpec = {
     if (answer.status === 400 && /FAILED_PRECONDITION/.test(text)) return { cause: 'limited', reason: 'billing' }
     // source: ai.google.dev/gemini-api/docs/troubleshooting — 403 API_KEY_SERVICE_BLOCKED: the key may not call this
     //   API
-    if (answer.status === 403 && /API_KEY_SERVICE_BLOCKED/.test(text)) return { cause: 'forbidden', reason: 'service-blocked' }
+    if (answer.status === 403 && /API_KEY_SERVICE_BLOCKED/.test(text)) {
+      return { cause: 'forbidden', reason: 'service-blocked' }
+    }
     return undefined
   },
   // Legacy AIzaSy… keys and the 2026 "auth keys" (AQ., IQ.); requiring AIza alone is now wrong.

@@ -15,16 +15,22 @@ export const openai: ProviderSpec = {
     const text = errorText(answer)
     // Restricted keys missing a scope, and keys used from a disallowed IP, get 401, not 403.
     // source: microsoft/PowerToys#32989, anomalyco/opencode#21928 — 401 "insufficient permissions … Missing scopes"
-    if (answer.status === 401 && /insufficient permissions|missing scopes/i.test(text)) return { cause: 'forbidden', reason: 'missing-scope' }
+    if (answer.status === 401 && /insufficient permissions|missing scopes/i.test(text)) {
+      return { cause: 'forbidden', reason: 'missing-scope' }
+    }
     // source: developers.openai.com/docs/guides/error-codes — 401 "IP not authorized" for an allow-listed org
-    if (answer.status === 401 && /ip .*not authorized|not authorized .*ip/i.test(text)) return { cause: 'forbidden', reason: 'ip-not-allowed' }
+    if (answer.status === 401 && /ip .*not authorized|not authorized .*ip/i.test(text)) {
+      return { cause: 'forbidden', reason: 'ip-not-allowed' }
+    }
     // source: developers.openai.com/docs/guides/error-codes — 403 unsupported_country_region_territory: a region block
     if (answer.status === 403 && /unsupported_country_region_territory/.test(text)) {
       return { cause: 'forbidden', reason: 'region-blocked' }
     }
     // source: developers.openai.com/docs/guides/error-codes — 429 insufficient_quota means out of credit, not a rate
     //   limit
-    if (answer.status === 429 && field(answer.json, 'error', 'code') === 'insufficient_quota') return { cause: 'limited', reason: 'quota' }
+    if (answer.status === 429 && field(answer.json, 'error', 'code') === 'insufficient_quota') {
+      return { cause: 'limited', reason: 'quota' }
+    }
     return undefined
   },
   // source: gitleaks rules/openai.go — sk-(proj|svcacct|admin)-…T3BlbkFJ… and legacy sk-{20}T3BlbkFJ{20}; sk-None-

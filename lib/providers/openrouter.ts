@@ -25,7 +25,9 @@ export const openrouter: ProviderSpec = {
     }
     const remaining = field(answer.json, 'data', 'limit_remaining')
     // source: get-current-key reference — limit_remaining is the key's credit left
-    if (answer.status === 200 && typeof remaining === 'number' && remaining <= 0) return { cause: 'limited', reason: 'no-credit' }
+    if (answer.status === 200 && typeof remaining === 'number' && remaining <= 0) {
+      return { cause: 'limited', reason: 'no-credit' }
+    }
     return undefined
   },
   // source: trufflehog pkg/detectors/openrouter — sk-or-v1-[0-9a-f]{64}

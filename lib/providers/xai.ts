@@ -15,11 +15,16 @@ export const xai: ProviderSpec = {
     // A 400 that does not mention the key (a gateway's, a proxy's) says nothing about it.
     // source: xAI OpenAPI "400 … invalid API key is provided"; continuedev/continue#10778 — 400 "Incorrect API key
     //   provided"
-    if (answer.status === 400 && /api.?key/i.test(errorText(answer))) return { cause: 'rejected', reason: 'invalid-argument' }
+    if (answer.status === 400 && /api.?key/i.test(errorText(answer))) {
+      return { cause: 'rejected', reason: 'invalid-argument' }
+    }
     // source: xAI OpenAPI — api_key_disabled on a 200
-    if (answer.status === 200 && field(answer.json, 'api_key_disabled') === true) return { cause: 'rejected', reason: 'disabled' }
+    if (answer.status === 200 && field(answer.json, 'api_key_disabled') === true) {
+      return { cause: 'rejected', reason: 'disabled' }
+    }
+    const blocked = field(answer.json, 'api_key_blocked') === true || field(answer.json, 'team_blocked') === true
     // source: xAI OpenAPI — api_key_blocked / team_blocked on a 200
-    if (answer.status === 200 && (field(answer.json, 'api_key_blocked') === true || field(answer.json, 'team_blocked') === true)) {
+    if (answer.status === 200 && blocked) {
       return { cause: 'forbidden', reason: 'blocked' }
     }
     return undefined

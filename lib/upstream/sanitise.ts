@@ -30,7 +30,8 @@ function safe (member: PropertyKey, value: unknown, secrets: readonly string[]):
  * Strips an upstream error, by allow-list, of everything that came from the upstream (its message
  * echoes a masked key, its body and headers hold more) before any error handler logs or serialises it.
  */
-export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = [], fault = false): void {
+export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = [],
+  fault = false): void {
   const err = error as Record<PropertyKey, unknown>
   for (const member of Reflect.ownKeys(err)) {
     if (member === 'message' || member === 'stack') continue
@@ -49,12 +50,14 @@ export function sanitise (error: object, key: string | undefined, status: number
   }
   const which = key === undefined ? 'a guarded key' : `key "${key}"`
   const message = fault
-    ? `The upstream of ${which} could not serve (${status === 0 ? 'no answer' : `HTTP ${status}`}); upstream text withheld by fastify-keyguard`
+    ? `The upstream of ${which} could not serve (${status === 0 ? 'no answer' : `HTTP ${status}`}); ` +
+      'upstream text withheld by fastify-keyguard'
     : `The upstream rejected the credentials of ${which} (HTTP ${status}); upstream text withheld by fastify-keyguard`
   try {
     err.message = message
     // The stack's first line was written from the original message. It is replaced without being read:
     // reading a stack makes V8 format it, the largest cost of this path when nothing logs it.
-    err.stack = `${String(err.name ?? 'Error')}: ${message}\n    at <the upstream client's frames are withheld by fastify-keyguard>`
+    err.stack = `${String(err.name ?? 'Error')}: ${message}\n` +
+      '    at <the upstream client\'s frames are withheld by fastify-keyguard>'
   } catch {}
 }

@@ -94,12 +94,15 @@ export function answerOf (error: unknown): Answer | undefined {
     return undefined
   }
   const kind = (err as { constructor?: { name?: unknown } }).constructor?.name
-  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return { connection: { timeout: kind === 'APIConnectionTimeoutError' } }
+  if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') {
+    return { connection: { timeout: kind === 'APIConnectionTimeoutError' } }
+  }
   return undefined
 }
 
 /** The request id and URL an answer gives, when usable. */
-export function described<T extends { status: number, requestId?: string, url?: string }> (found: T, answer: Answer): T {
+export function described<T extends { status: number, requestId?: string, url?: string }> (found: T,
+  answer: Answer): T {
   const id = requestIdOf(answer.requestId ?? requestIdHeader(headerRecord(answer.headers)))
   if (id !== undefined) found.requestId = id
   // A Response built by hand (a test double, a custom fetch) has an empty URL.
@@ -138,7 +141,8 @@ export function bodyText (body: unknown): string {
 }
 
 /** An answer that says the upstream cannot serve now: 429, 408 or a 5xx. */
-export const unavailable = (status: number): boolean => status === 429 || status === 408 || (status >= 500 && status <= 599)
+export const unavailable = (status: number): boolean =>
+  status === 429 || status === 408 || (status >= 500 && status <= 599)
 
 const TIMEOUTS = /^(?:UND_ERR_(?:CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT|UND_ERR_ABORTED|ABORT_ERR)$/
 
@@ -173,8 +177,9 @@ export function recogniseFault (error: unknown): Fault | undefined {
   if (answer === undefined) return undefined
   let found: Fault
   if (answer.connection !== undefined) found = { status: 0, timeout: answer.connection.timeout }
-  else if (typeof answer.status === 'number' && unavailable(answer.status)) found = { status: answer.status, timeout: answer.status === 408 }
-  else return undefined
+  else if (typeof answer.status === 'number' && unavailable(answer.status)) {
+    found = { status: answer.status, timeout: answer.status === 408 }
+  } else return undefined
   const retryAfter = retryAfterSeconds(headerRecord(answer.headers)['retry-after'])
   if (retryAfter !== undefined) found.retryAfter = retryAfter
   return described(found, answer)

@@ -30,7 +30,9 @@ function headerOf (headers: unknown, name: string): string | undefined {
   const pairs = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function'
     ? [...(headers as Iterable<[unknown, unknown]>)]
     : Object.entries(headers)
-  for (const [key, value] of pairs) if (String(key).toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value)
+  for (const [key, value] of pairs) {
+    if (String(key).toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value)
+  }
   return undefined
 }
 
@@ -61,7 +63,8 @@ export function targetOf (targets: readonly Target[], origin: string, path: stri
 export function rejects (target: Target, status: number, headers: Record<string, string>, text: string): boolean {
   if (status < 400 || status >= 500 || target.provider.classify === undefined) return false
   try {
-    return target.provider.classify({ status, headers, text, json: parseJson(text), truncated: false })?.cause === 'rejected'
+    const answer = { status, headers, text, json: parseJson(text), truncated: false }
+    return target.provider.classify(answer)?.cause === 'rejected'
   } catch {
     // A custom provider's rule that throws judges nothing here; the probe path logs it (`provider-code`).
     return false

@@ -22,7 +22,10 @@ export interface UpstreamHit {
   status: number
   /** The upstream's request id, when it gave one. */
   requestId?: string
-  /** Set when the upstream was unavailable (429, 408, 5xx, no answer) rather than rejecting the key; `status` is 0 without an answer. */
+  /**
+   * Set when the upstream was unavailable (429, 408, 5xx, no answer) rather than rejecting the key;
+   * `status` is 0 without an answer.
+   */
   kind?: 'unavailable'
   /** The upstream timed out (408, or no answer in time). */
   timeout?: boolean
@@ -90,9 +93,12 @@ export class Upstream {
    */
   #hit (target: Target, hit: UpstreamHit, request: Marked | undefined, sentHeaders: unknown): void {
     const sent = credentialOf(sentHeaders, target.provider.auth?.header ?? 'authorization')
-    if (sent !== undefined && this.#guard.sends(target.name, sent) === false) hit.mismatch = fingerprint(sent, KNOWN_PREFIXES)
+    if (sent !== undefined && this.#guard.sends(target.name, sent) === false) {
+      hit.mismatch = fingerprint(sent, KNOWN_PREFIXES)
+    }
     // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
-    if (request !== undefined && (request[kHit] === undefined || request[kHit].kind === 'unavailable')) request[kHit] = hit
+    const earlier = request?.[kHit]
+    if (request !== undefined && (earlier === undefined || earlier.kind === 'unavailable')) request[kHit] = hit
     if (hit.mismatch === undefined) this.#guard.suspect(target.name)
     else this.#guard.mismatch(target.name, hit.mismatch)
   }
@@ -139,16 +145,21 @@ export class Upstream {
       let peek = ''
       return dispatch(opts, {
         onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
-        onRequestUpgrade: (controller, statusCode, upgradeHeaders, socket) => handler.onRequestUpgrade?.(controller, statusCode, upgradeHeaders, socket),
+        onRequestUpgrade: (controller, statusCode, upgradeHeaders, socket) =>
+          handler.onRequestUpgrade?.(controller, statusCode, upgradeHeaders, socket),
         onResponseStart: (controller, statusCode, responseHeaders, statusMessage) => {
           status = statusCode
           headers = headerRecord(responseHeaders)
           if (status === 401) this.#hit(target, this.#describe(target, status, headers), request, opts.headers)
-          else if (this.#faults && unavailable(status)) this.#fault(this.#describe(target, status, headers, true), request)
+          else if (this.#faults && unavailable(status)) {
+            this.#fault(this.#describe(target, status, headers, true), request)
+          }
           return handler.onResponseStart?.(controller, statusCode, responseHeaders, statusMessage)
         },
         onResponseData: (controller, chunk) => {
-          if (status >= 400 && status !== 401 && peek.length < PEEK) peek += chunk.toString('utf8', 0, PEEK - peek.length)
+          if (status >= 400 && status !== 401 && peek.length < PEEK) {
+            peek += chunk.toString('utf8', 0, PEEK - peek.length)
+          }
           return handler.onResponseData?.(controller, chunk)
         },
         onResponseEnd: (controller, trailers) => {
@@ -159,7 +170,10 @@ export class Upstream {
           return handler.onResponseEnd?.(controller, trailers)
         },
         onResponseError: (controller, err) => {
-          if (this.#faults && status === 0) this.#fault({ key: target.name, provider: target.provider.id, status: 0, kind: 'unavailable', timeout: timedOut(err) }, request)
+          if (this.#faults && status === 0) {
+            const hit: UpstreamHit = { key: target.name, provider: target.provider.id, status: 0, kind: 'unavailable' }
+            this.#fault({ ...hit, timeout: timedOut(err) }, request)
+          }
           return handler.onResponseError?.(controller, err)
         }
       })
