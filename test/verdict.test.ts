@@ -1,8 +1,10 @@
 import { test } from 'tap'
 import type { ProbeAnswer } from '../lib/providers/types.js'
 import { providers } from '../lib/providers/index.js'
-import { CAUSES, REASON_CODES, classify, classifyError, describe, describeNotes, statusOf, transient } from '../lib/core/verdict.js'
-import type { Cause, Facts, NoteCode, Subject, Verdict } from '../lib/core/verdict.js'
+import { CAUSES, statusOf } from '../lib/core/causes.js'
+import type { Cause, Facts, NoteCode, Subject, Verdict } from '../lib/core/causes.js'
+import { classify, classifyError, transient } from '../lib/core/classify.js'
+import { REASON_CODES, describe, describeNotes } from '../lib/core/wording.js'
 
 const subject: Subject = { label: 'Acme AI', where: 'ACME_API_KEY_FILE (/run/secrets/acme)', env: 'ACME_API_KEY', fingerprint: 'ac_…1a2b', dashboard: 'https://acme.example/keys' }
 const bare: Subject = { label: 'Acme AI', where: 'ACME_API_KEY', env: 'ACME_API_KEY' }

@@ -1,5 +1,5 @@
 import type { ProviderSpec } from '../providers/types.js'
-import type { NoteCode, Verdict } from './verdict.js'
+import type { NoteCode, Verdict } from './causes.js'
 
 /** The result of the offline checks: a clean key, or the verdict that stops it from being sent anywhere. */
 export type Inspection =

@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { resolve, sep } from 'node:path'
 import { escapeText, looksLikeKey } from './redact.js'
-import type { NoteCode, Verdict } from './verdict.js'
+import type { NoteCode, Verdict } from './causes.js'
 
 /** Environment-like object keys are read from. */
 export type Env = Readonly<Record<string, string | undefined>>
