@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import { checkBaseUrl, ENV_NAME, isOptionsError, KNOWN, LIMITS } from '../core/options.js'
-import type { KeySpec } from '../core/options.js'
+import { checkBaseUrl, ENV_NAME, KNOWN, LIMITS } from '../core/options.js'
+import type { KeySpec, OptionsError } from '../core/options.js'
 import { looksLikeKey } from '../core/redact.js'
 import { providers } from '../providers/index.js'
 import type { ProviderId } from '../providers/index.js'
@@ -94,9 +94,9 @@ export function plan (parsed: Parsed): Plan {
       try {
         spec.baseUrl = checkBaseUrl(baseUrl, '--base-url')
       } catch (err) {
-        // The option's own check, read through its fields: what was expected, and what was wrong.
-        if (!isOptionsError(err)) throw err
-        throw new UsageError(`--base-url must be ${err.expected}; ${String(err.found)}`)
+        // The option's own check (it throws only option errors), read through its fields, never its message.
+        const { expected, found } = err as OptionsError
+        throw new UsageError(`--base-url must be ${expected}; ${String(found)}`)
       }
     }
     out.keys = [spec]
