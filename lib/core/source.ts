@@ -49,7 +49,8 @@ function fileFailure (code: unknown, path: string): Verdict {
   return { cause: 'missing', reason, facts: { path: showPath(path), errno } }
 }
 
-const missing = (reason: string, facts: Facts): { verdict: Verdict } => ({ verdict: { cause: 'missing', reason, facts } })
+const missing = (reason: string, facts: Facts): { verdict: Verdict } =>
+  ({ verdict: { cause: 'missing', reason, facts } })
 const tooLarge = (path: string, size: number): { verdict: Verdict } =>
   missing('file-too-large', { path: showPath(path), size, max: MAX_KEY_FILE })
 
