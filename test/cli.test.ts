@@ -241,7 +241,7 @@ t.test('main: usage errors exit 64 with a short usage on stderr', async (t) => {
     ['--env without a provider', ['check', '--env', 'MY_KEY'], /--env and --base-url apply to one provider/],
     ['--base-url with two providers', ['check', 'openai', 'groq', '--base-url', 'https://gw.example.com'], /apply to one provider: name exactly one/],
     ['a bad variable name', ['check', 'openai', '--env', '1KEY'], /--env must be an environment variable name/],
-    ['clear-text base URL', ['check', 'openai', '--base-url', 'http://gw.example.com'], /"--base-url" must be an https:\/\/ URL .* clear text/],
+    ['clear-text base URL', ['check', 'openai', '--base-url', 'http://gw.example.com'], /--base-url must be an https:\/\/ URL .*; received a http: URL for host gw\.example\.com, which would send the key in clear text/],
     ['a base URL with credentials', ['check', 'openai', '--base-url', `https://u:${GOOD}@gw.example.com`], /holds credentials/],
     ['a timeout that is not a number', ['check', '--timeout', 'soon'], /--timeout must be a whole number of milliseconds from 1 to 600000/],
     ['a zero timeout', ['check', '--timeout=0'], /--timeout must be a whole number/],
@@ -267,13 +267,15 @@ t.test('main: help wins over everything else', async (t) => {
   t.equal(io.err(), '')
 })
 
-t.test('main: colours follow the terminal, NO_COLOR, FORCE_COLOR and TERM', async (t) => {
+t.test('main: colours follow the terminal, NO_COLOR, FORCE_COLOR and TERM, as Node reads them (tty hasColors)', async (t) => {
   const cases: Array<[string, Record<string, string>, boolean]> = [
-    ['a terminal', {}, true],
-    ['NO_COLOR', { NO_COLOR: '1' }, false],
-    ['an empty NO_COLOR', { NO_COLOR: '' }, true],
-    ['FORCE_COLOR=0', { FORCE_COLOR: '0' }, false],
-    ['FORCE_COLOR=false', { FORCE_COLOR: 'false' }, false],
+    ['a colour terminal', { TERM: 'xterm-256color' }, true],
+    ['a terminal of unknown kind (no TERM): Node colours it not', {}, false],
+    ['NO_COLOR', { TERM: 'xterm-256color', NO_COLOR: '1' }, false],
+    ['an empty NO_COLOR: set is set, as Node reads it', { TERM: 'xterm-256color', NO_COLOR: '' }, false],
+    ['NODE_DISABLE_COLORS', { TERM: 'xterm-256color', NODE_DISABLE_COLORS: '1' }, false],
+    ['FORCE_COLOR=0', { TERM: 'xterm-256color', FORCE_COLOR: '0' }, false],
+    ['FORCE_COLOR=false', { TERM: 'xterm-256color', FORCE_COLOR: 'false' }, false],
     ['FORCE_COLOR over NO_COLOR', { FORCE_COLOR: '1', NO_COLOR: '1' }, true],
     ['TERM=dumb', { TERM: 'dumb' }, false]
   ]
@@ -282,7 +284,7 @@ t.test('main: colours follow the terminal, NO_COLOR, FORCE_COLOR and TERM', asyn
     const io = memoryIo({ FIREWORKS_API_KEY: GOOD, ...env }, { stdout: true })
     t.equal(await main(['check', 'fireworks', '--base-url', stub.url], io), 1, title)
     t.equal(ANSI.test(io.out()), coloured, title)
-    if (coloured) t.match(io.out(), /\x1b\[31mfail\x1b\[0m {4}rejected/, title) // eslint-disable-line no-control-regex
+    if (coloured) t.match(io.out(), /\x1b\[31mfail\x1b\[39m {4}rejected/, title) // eslint-disable-line no-control-regex
   }
 })
 

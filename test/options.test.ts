@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs'
+import fc from 'fast-check'
 import Fastify from 'fastify'
 import { test } from 'tap'
+import ts from 'typescript'
 import { Agent } from 'undici'
 import keyguard, { DEFAULTS, FST_KEYGUARD_OPTIONS, PROBLEM_TYPES, providers } from '../index.js'
 import type { ProviderSpec } from '../index.js'
-import { checkBaseUrl, resolveOptions } from '../lib/core/options.js'
+import { checkBaseUrl, isOptionsError, resolveOptions } from '../lib/core/options.js'
+import type { OptionsError } from '../lib/core/options.js'
+import { GROUPS, jsdocDefault, KEY_SPEC, OPTIONS, readmeDefault } from '../lib/core/option-table.js'
+import type { Field, Group } from '../lib/core/option-table.js'
 
 const KEY = 'fw_' + 'A'.repeat(40)
 const SECRET = 'Zz9SeCrEt' + 'Q'.repeat(24)
@@ -269,4 +275,93 @@ test('options: a valid registration boots with a real Fastify instance', async (
   await app.ready()
   t.equal(app.keyguard.key('fireworks'), KEY)
   t.match(app.keyguard.report(), { status: 'pass', checks: { fireworks: { cause: 'unchecked', reason: 'probe-disabled' } } })
+})
+
+// Issue 13: one table of options. The types' JSDoc and the README are written by hand; these tests hold them to it.
+const GROUP_OF = Object.fromEntries(GROUPS.map((group) => [group.type, group]))
+
+test('options table: each option type lists the table\'s fields, and each @default is the table\'s default', async (t) => {
+  const file = new URL('../lib/core/options.ts', import.meta.url)
+  const source = ts.createSourceFile('options.ts', readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  const seen: string[] = []
+  source.forEachChild((node) => {
+    if (!ts.isInterfaceDeclaration(node) || GROUP_OF[node.name.text] === undefined) return
+    const group = GROUP_OF[node.name.text] as Group
+    seen.push(group.type)
+    const members = node.members.filter(ts.isPropertySignature)
+    t.same(members.map((m) => m.name.getText(source)), Object.keys(group.fields), `${group.type}: the table's fields`)
+    for (const member of members) {
+      const name = member.name.getText(source)
+      const tag = ts.getJSDocTags(member).find((tag) => tag.tagName.text === 'default')
+      const text = tag === undefined ? undefined : ts.getTextOfJSDocComment(tag.comment)?.replace(/\s+/g, ' ').trim()
+      t.equal(text, jsdocDefault(group.fields[name] as Field), `${group.type}.${name}: @default`)
+    }
+  })
+  t.same(seen.sort(), GROUPS.map((group) => group.type).sort(), 'every group has its type')
+})
+
+/** The README's Options tables: heading (the group's type) → rows of [name, type, default]. */
+function readmeTables (): Map<string, string[][]> {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('\n## Options\n'), readme.indexOf('\n## Decorator, reply and route config\n'))
+  const tables = new Map<string, string[][]>()
+  let heading = 'FastifyKeyguardOptions'
+  for (const line of section.split('\n')) {
+    const h = /^### (\w+)$/.exec(line)
+    if (h !== null) heading = h[1] as string
+    if (!line.startsWith('| `')) continue
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
+    tables.set(heading, [...(tables.get(heading) ?? []), [(cells[0] as string).replace(/`/g, ''), cells[1] as string, cells[2] as string]])
+  }
+  return tables
+}
+
+test('options table: the README\'s Options tables have the table\'s fields, types and defaults', async (t) => {
+  const tables = readmeTables()
+  t.same([...tables.keys()].sort(), GROUPS.map((group) => group.type).sort())
+  for (const group of GROUPS) {
+    const expected = Object.entries(group.fields).map(([name, field]) => [name, field.type, readmeDefault(field)])
+    t.same(tables.get(group.type), expected, group.type)
+  }
+})
+
+test('options table: DEFAULTS is derived from it, frozen at every level', async (t) => {
+  for (const group of [OPTIONS, ...GROUPS.filter((g) => g !== OPTIONS && g !== KEY_SPEC)]) {
+    for (const [name, field] of Object.entries(group.fields)) {
+      const defaults = group === OPTIONS ? DEFAULTS : DEFAULTS[group.type.replace('Options', '').toLowerCase() as 'probe']
+      if (field.default !== undefined && 'value' in field.default) t.same((defaults as Record<string, unknown>)[name], field.default.value, name)
+      else t.notOk(Object.hasOwn(defaults, name), `${name}: no value default`)
+    }
+  }
+})
+
+test('options: errors are structured: err.option names the option, err.expected what it must be', async (t) => {
+  const cases: Array<[unknown, string, string]> = [
+    [{ keys: ['fireworks'], probe: { timeout: 0 } }, 'probe.timeout', 'an integer from 1 to 600000 (milliseconds)'],
+    [{ keys: ['fireworks'], health: { details: 'no' } }, 'health.details', "'verbose', 'always' or false"],
+    [{ keys: ['fireworks'], problem: { status: 401 } }, 'problem.status', 'an integer from 500 to 599 (a server error: the upstream rejected our credentials, not the client)'],
+    [{ keys: [{ provider: 'fireworks', baseUrl: 'http://x.example' }] }, 'keys[0].baseUrl', 'an https:// URL (http:// only for loopback hosts) without credentials, query or fragment'],
+    [{ keys: [{ provider: 'azure-openai' }] }, 'keys[0].baseUrl', providers['azure-openai'].requiresBaseUrl as string],
+    [{ keys: ['fireworks'], onInvalid: 'x' }, 'onInvalid', "one of 'refuse', 'degrade'"],
+    [{ keys: ['fireworks'], probe: { [KEY]: 1 } }, 'probe', 'an object of timeout, retries, interval, jitter, dispatcher'],
+    [{ keys: [] }, 'keys', 'a non-empty array of provider ids or KeySpec objects'],
+    [7, 'options', 'an object']
+  ]
+  for (const [options, option, expected] of cases) {
+    const err = (() => { try { resolveOptions(options, {}) } catch (err) { return err } })() as OptionsError
+    t.ok(isOptionsError(err), option)
+    t.match(err, { code: 'FST_KEYGUARD_OPTIONS', option, expected }, option)
+    t.ok(err.message.includes(expected.replace(/^an object of /, 'expected ')), `${option}: the message says it too`)
+  }
+  t.notOk(isOptionsError(new FST_KEYGUARD_OPTIONS('x')), 'an error without the fields is not one')
+  // Whatever lands where a field name or an enum value goes, no field of the error holds it.
+  fc.assert(fc.property(fc.string({ minLength: 16, maxLength: 60 }), fc.constantFrom('probe', 'health', 'problem'), (junk, group) => {
+    const value = 'sk_' + junk
+    for (const options of [{ keys: ['fireworks'], [group]: { [value]: 1 } }, { keys: ['fireworks'], onUnreachable: value }]) {
+      const err = (() => { try { resolveOptions(options, {}) } catch (err) { return err } })() as OptionsError
+      if (!isOptionsError(err)) return false
+      if ([err.message, err.option, err.expected, err.found ?? ''].some((text) => text.includes(value))) return false
+    }
+    return true
+  }), { numRuns: 200 })
 })

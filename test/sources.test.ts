@@ -112,7 +112,7 @@ test('keyguard check knows every provider; azure-openai without --base-url is a 
   for (const [id, provider] of Object.entries(providers)) t.ok(help.out().includes(`${id} (${provider.env})`), id)
   const io = memoryIo({ AZURE_OPENAI_API_KEY: 'b'.repeat(32) })
   t.equal(await main(['check', 'azure-openai'], io), 64)
-  t.match(io.err(), /^keyguard: keys\[0\] \(Azure OpenAI\) needs baseUrl: .*; pass --base-url\n/)
+  t.match(io.err(), /^keyguard: azure-openai needs --base-url: your resource endpoint, e\.g\. https:\/\/<resource>/)
   t.notOk(io.err().includes('b'.repeat(32)), 'never the key')
   const found = memoryIo({ AZURE_OPENAI_API_KEY: 'b'.repeat(32) })
   t.equal(await main(['check'], found), 64, 'found by its variable, and told what it needs')

@@ -1,8 +1,10 @@
 import { test } from 'tap'
 import type { ProbeAnswer } from '../lib/providers/types.js'
 import { providers } from '../lib/providers/index.js'
-import { CAUSES, REASON_CODES, classify, classifyError, describe, describeNotes, statusOf, transient } from '../lib/core/verdict.js'
-import type { Cause, Facts, NoteCode, Subject, Verdict } from '../lib/core/verdict.js'
+import { CAUSES, statusOf } from '../lib/core/causes.js'
+import type { Cause, Facts, NoteCode, Subject, Verdict } from '../lib/core/causes.js'
+import { ABORT_CODES, classify, classifyError, TIMEOUT_CODES, transient } from '../lib/core/classify.js'
+import { REASON_CODES, describe, describeNotes } from '../lib/core/wording.js'
 
 const subject: Subject = { label: 'Acme AI', where: 'ACME_API_KEY_FILE (/run/secrets/acme)', env: 'ACME_API_KEY', fingerprint: 'ac_…1a2b', dashboard: 'https://acme.example/keys' }
 const bare: Subject = { label: 'Acme AI', where: 'ACME_API_KEY', env: 'ACME_API_KEY' }
@@ -199,4 +201,14 @@ test('transient: only faults of the path are retried; a timeout is not', async (
   for (const reason of ['refused', 'reset', 'closed', 'dns', 'network', 'server-error', 'cdn']) t.ok(transient({ cause: 'unreachable', reason }), reason)
   for (const reason of ['timeout', 'redirect', 'not-found', 'protocol', 'tls-expired', 'proxy', 'unexpected-answer', 'aborted']) t.notOk(transient({ cause: 'unreachable', reason }), reason)
   t.notOk(transient({ cause: 'rejected', reason: 'reset' }))
+})
+
+test('the one table of timeout codes: each is a timeout, an abort code is none, and neither is a network error', async (t) => {
+  for (const code of TIMEOUT_CODES) {
+    t.match(classifyError(Object.assign(new Error('x'), { code }), 'https://a.example', 250), { reason: 'timeout', facts: { timeoutMs: 250 } }, code)
+  }
+  for (const code of ABORT_CODES) {
+    t.notOk(TIMEOUT_CODES.has(code), code)
+    t.match(classifyError(Object.assign(new Error('x'), { code }), 'https://a.example', 250), { reason: 'network', facts: { errno: 'error' } }, `${code}: the chain is read on`)
+  }
 })

@@ -2,38 +2,40 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Status } from '../core/causes.js'
 import { silentLogger } from '../core/log.js'
 import { Guard } from '../core/guard.js'
-import { checkBaseUrl, DEFAULTS, resolveOptions } from '../core/options.js'
-import type { KeySpec } from '../core/options.js'
+import { DEFAULTS, KNOWN, resolveOptions } from '../core/options.js'
 import { providers } from '../providers/index.js'
 import type { ProviderId } from '../providers/index.js'
-import { looksLikeKey } from '../core/redact.js'
-import type { CheckResult, Report } from '../core/report.js'
+import type { Report } from '../core/report.js'
 import { nearMisses, providerWords } from '../core/source.js'
 import type { Env } from '../core/source.js'
-import { CAUSES } from '../core/verdict.js'
-import type { Status } from '../core/verdict.js'
+import { parse, plan } from './args.js'
+import type { Parsed, Plan, UsageError } from './args.js'
+import { colours, painter, render, spinner } from './render.js'
 
-/** Where `main` writes and what it knows about the terminal; `process` in the binary, plain objects in tests. */
+/** A stream `main` writes to: `process.stdout`/`stderr` in the binary, an in-memory object in tests. */
+export interface Output {
+  write: (text: string) => unknown
+  /** Whether it is a terminal (colours on stdout, the progress line on stderr). */
+  isTTY?: boolean
+}
+
+/** Where `main` writes and what it reads; `process` in the binary, plain objects in tests. */
 export interface CliIo {
-  stdout: { write: (text: string) => unknown }
-  stderr: { write: (text: string) => unknown }
-  /** Where keys and colour settings are read. */
+  stdout: Output
+  stderr: Output
+  /** Where keys and colour settings (`FORCE_COLOR`, `NO_COLOR`, `TERM`) are read. */
   env: Env
-  /** Whether stdout is a terminal (colours). */
-  stdoutIsTTY: boolean
-  /** Whether stderr is a terminal (progress line). */
-  stderrIsTTY: boolean
 }
 
 /** Exit codes: sysexits' `EX_USAGE` for bad arguments. */
 export const EXIT = Object.freeze({ pass: 0, fail: 1, warn: 2, usage: 64 })
 
-const STATUS_EXIT: Readonly<Record<Status, number>> = Object.freeze({ pass: EXIT.pass, warn: EXIT.warn, fail: EXIT.fail })
-const KNOWN = Object.keys(providers) as ProviderId[]
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-const MAX_TIMEOUT = 600_000
+const STATUS_EXIT: Readonly<Record<Status, number>> = Object.freeze({
+  pass: EXIT.pass, warn: EXIT.warn, fail: EXIT.fail
+})
 const SYNOPSIS = 'Usage: keyguard check [provider…] [--env NAME] [--base-url URL] [--timeout MS] [--json]'
 
 const HELP = `${SYNOPSIS}
@@ -57,91 +59,6 @@ Exit codes: 0 every key passes; 1 a key fails (missing, malformed, rejected, for
 Output never holds a key, only fingerprints such as fw_…a1b2.
 `
 
-class UsageError extends Error {}
-
-/** Shows a command-line word only when it cannot be a piece of a key (every provider's keys are longer). */
-function shown (word: string): string {
-  return /^-{0,2}[\w.-]{1,15}$/.test(word) ? `"${word}"` : `(an argument of ${word.length} characters)`
-}
-
-interface Parsed {
-  help: boolean
-  version: boolean
-  json: boolean
-  words: string[]
-  env?: string
-  baseUrl?: string
-  timeout?: string
-}
-
-const VALUE_FLAGS = { '--env': 'env', '--base-url': 'baseUrl', '--timeout': 'timeout' } as const
-
-function parse (argv: readonly string[]): Parsed {
-  const parsed: Parsed = { help: false, version: false, json: false, words: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string
-    if (!arg.startsWith('-') || arg === '-') {
-      parsed.words.push(arg)
-      continue
-    }
-    const eq = arg.indexOf('=')
-    const flag = eq === -1 ? arg : arg.slice(0, eq)
-    if (Object.hasOwn(VALUE_FLAGS, flag)) {
-      const field = VALUE_FLAGS[flag as keyof typeof VALUE_FLAGS]
-      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
-      if (value === undefined) throw new UsageError(`${flag} needs a value`)
-      if (parsed[field] !== undefined) throw new UsageError(`${flag} is given twice`)
-      parsed[field] = value
-    } else if (eq === -1 && (arg === '-h' || arg === '--help')) parsed.help = true
-    else if (arg === '--version') parsed.version = true
-    else if (arg === '--json') parsed.json = true
-    else throw new UsageError(`unknown option ${shown(flag)}`)
-  }
-  return parsed
-}
-
-interface Plan {
-  ids: ProviderId[]
-  keys: Array<ProviderId | KeySpec>
-  timeout?: number
-}
-
-function plan (parsed: Parsed): Plan {
-  const [command, ...ids] = parsed.words
-  if (command === undefined) throw new UsageError('missing command: check')
-  if (command !== 'check') throw new UsageError(`unknown command ${shown(command)}; the command is check`)
-  for (const id of ids) {
-    if (!(KNOWN as string[]).includes(id)) throw new UsageError(`unknown provider ${shown(id)}; known providers: ${KNOWN.join(', ')}`)
-  }
-  if (new Set(ids).size !== ids.length) throw new UsageError('a provider is named twice')
-  const out: Plan = { ids: ids as ProviderId[], keys: ids as ProviderId[] }
-  if (parsed.env !== undefined || parsed.baseUrl !== undefined) {
-    if (ids.length !== 1) throw new UsageError('--env and --base-url apply to one provider: name exactly one')
-    const spec: KeySpec = { provider: out.ids[0] as ProviderId }
-    if (parsed.env !== undefined) {
-      if (looksLikeKey(parsed.env)) {
-        throw new UsageError(`--env takes the name of a variable (e.g. ${providers[out.ids[0] as ProviderId].env}), and was given a value that looks like a key; it is not shown. Pass the name: --env MY_KEY_VARIABLE`)
-      }
-      if (!ENV_NAME.test(parsed.env)) throw new UsageError('--env must be an environment variable name (letters, digits and _, not starting with a digit)')
-      spec.env = parsed.env
-    }
-    if (parsed.baseUrl !== undefined) {
-      try {
-        spec.baseUrl = checkBaseUrl(parsed.baseUrl, '--base-url')
-      } catch (err) {
-        throw new UsageError((err as Error).message.replace(/^Invalid fastify-keyguard options: option /, ''))
-      }
-    }
-    out.keys = [spec]
-  }
-  if (parsed.timeout !== undefined) {
-    const timeout = /^\d{1,7}$/.test(parsed.timeout) ? Number(parsed.timeout) : 0
-    if (timeout < 1 || timeout > MAX_TIMEOUT) throw new UsageError(`--timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}`)
-    out.timeout = timeout
-  }
-  return out
-}
-
 const isSet = (env: Env, name: string): boolean => (env[name] ?? '') !== ''
 
 /**
@@ -155,66 +72,18 @@ function detect (env: Env): { ids: ProviderId[], guessed: boolean } {
   return { ids: near, guessed: true }
 }
 
-// Fastify's logger interface, doing nothing: the CLI renders the results itself.
-
-/** Colours by the usual conventions: `FORCE_COLOR` wins (`0`/`false` turn them off), then `NO_COLOR`, `TERM=dumb`, a terminal. */
-function colours (io: CliIo): boolean {
-  const force = io.env.FORCE_COLOR
-  if (force !== undefined) return force !== '0' && force !== 'false'
-  if ((io.env.NO_COLOR ?? '') !== '' || io.env.TERM === 'dumb') return false
-  return io.stdoutIsTTY
-}
-
-type Paint = (code: number, text: string) => string
-
-const STATUS_COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31 }
-
-const HEADINGS = ['NAME', 'PROVIDER', 'STATUS', 'CAUSE', 'FINGERPRINT']
-
-function render (report: Report, paint: Paint): string {
-  const checks = Object.values(report.checks)
-  const rows = checks.map((c) => [c.name, c.provider, c.status, CAUSES[c.cause].summary, c.fingerprint ?? '-'])
-  const widths = HEADINGS.map((heading, col) => Math.max(heading.length, ...rows.map((row) => (row[col] as string).length)))
-  const pad = (row: string[]): string[] => row.map((cell, col) => col === row.length - 1 ? cell : cell.padEnd(widths[col] as number))
-  let out = paint(1, pad(HEADINGS).join('  ')) + '\n'
-  checks.forEach((check, index) => {
-    const cells = pad(rows[index] as string[])
-    cells[2] = paint(STATUS_COLOUR[check.status], check.status) + (cells[2] as string).slice(check.status.length)
-    out += cells.join('  ') + '\n'
-  })
-  for (const check of checks) out += details(check, paint)
-  return out
-}
-
-function details (check: CheckResult, paint: Paint): string {
-  const notes = check.notes ?? []
-  if (check.status === 'pass' && notes.length === 0) return ''
-  let out = `\n${paint(STATUS_COLOUR[check.status], check.name)}: ${check.message}\n`
-  if (check.status !== 'pass') out += `  ${paint(1, 'Fix:')} ${check.fix}\n`
-  for (const note of notes) out += `  Note: ${note}\n`
-  return out
-}
-
-const FRAMES = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'
-
-/** A progress line on stderr while the probes run; returns the function that clears it. */
-function spinner (io: CliIo, ids: readonly string[]): () => void {
-  if (!io.stderrIsTTY) return () => {}
-  let frame = 0
-  const draw = (): void => { io.stderr.write(`\r\x1b[2K${FRAMES[frame++ % FRAMES.length] as string} checking ${ids.join(', ')}…`) }
-  draw()
-  const timer = setInterval(draw, 80)
-  return () => {
-    clearInterval(timer)
-    io.stderr.write('\r\x1b[2K')
-  }
-}
-
 /** The package's version, from the package.json above this file (`lib/` in the source, `dist/lib/` when built). */
 function version (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+}
+
+/** Providers without a shared endpoint (Azure OpenAI) need `--base-url`; their catalogue entry says what it is. */
+function needsBaseUrl (todo: Plan): string | undefined {
+  if (todo.keys.some((key) => typeof key === 'object' && key.baseUrl !== undefined)) return undefined
+  const id = todo.ids.find((id) => typeof providers[id].requiresBaseUrl === 'string')
+  return id === undefined ? undefined : `${id} needs --base-url: ${providers[id].requiresBaseUrl as string}`
 }
 
 /**
@@ -223,7 +92,8 @@ function version (): string {
  * 2 warnings only, 64 usage.
  *
  * @example
- * process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stdoutIsTTY: false, stderrIsTTY: false })
+ * const io = { stdout: process.stdout, stderr: process.stderr, env: process.env }
+ * process.exitCode = await main(process.argv.slice(2), io)
  */
 export async function main (argv: readonly string[], io: CliIo): Promise<number> {
   let parsed: Parsed
@@ -244,7 +114,8 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
     const found = detect(io.env)
     const looked = KNOWN.map((id) => providers[id].env).join(', ')
     if (found.guessed) {
-      io.stderr.write(`keyguard: no provider key is set; looked for ${looked} and their _FILE twins. Name a provider (keyguard check fireworks) to check one anyway.\n`)
+      io.stderr.write(`keyguard: no provider key is set; looked for ${looked} and their _FILE twins. ` +
+        'Name a provider (keyguard check fireworks) to check one anyway.\n')
     }
     if (found.ids.length === 0) {
       if (parsed.json) io.stdout.write(JSON.stringify({ status: 'fail', checks: {} }, null, 2) + '\n')
@@ -253,17 +124,15 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
     todo.ids = found.ids
     todo.keys = found.ids
   }
-
-  let options: ReturnType<typeof resolveOptions>
-  try {
-    const probe = { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }
-    options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, io.env)
-  } catch (err) {
-    // A provider without a shared endpoint (azure-openai) needs --base-url.
-    const message = (err as Error).message.replace(/^Invalid fastify-keyguard options: /, '')
-    io.stderr.write(`keyguard: ${message}; pass --base-url\n${SYNOPSIS}\n`)
+  const missing = needsBaseUrl(todo)
+  if (missing !== undefined) {
+    io.stderr.write(`keyguard: ${missing}\n${SYNOPSIS}\n`)
     return EXIT.usage
   }
+
+  const probe = { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }
+  // Every value was checked above, so the options resolve; a throw here would be a bug, and is not hidden.
+  const options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, io.env)
   const guard = new Guard(options, silentLogger)
   const stop = spinner(io, todo.ids)
   let report: Report
@@ -276,8 +145,7 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
 
   if (parsed.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n')
   else {
-    const paint: Paint = colours(io) ? (code, text) => `\x1b[${code}m${text}\x1b[0m` : (_code, text) => text
-    io.stdout.write(render(report, paint))
+    io.stdout.write(render(report, painter(colours(io.stdout, io.env))))
   }
   return STATUS_EXIT[report.status]
 }
@@ -286,12 +154,7 @@ const self = fileURLToPath(import.meta.url)
 // Run when executed (also through npm's bin symlink), not when imported by tests.
 /* c8 ignore start: runs only as the executable, which the tests drive as child processes without coverage */
 if (process.argv.slice(1, 2).some((script) => existsSync(script) && realpathSync(script) === self)) {
-  process.exitCode = await main(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-    stdoutIsTTY: process.stdout.isTTY === true,
-    stderrIsTTY: process.stderr.isTTY === true
-  })
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env }
+  process.exitCode = await main(process.argv.slice(2), io)
 }
 /* c8 ignore stop */

@@ -1,5 +1,5 @@
 import type { ProviderSpec } from '../providers/types.js'
-import type { NoteCode, Verdict } from './verdict.js'
+import type { NoteCode, Verdict } from './causes.js'
 
 /** The result of the offline checks: a clean key, or the verdict that stops it from being sent anywhere. */
 export type Inspection =
@@ -67,10 +67,16 @@ const isControl = (code: number): boolean => code < 0x20 || code === 0x7f || (co
 // Zero-width and format characters that render as nothing.
 const isInvisible = (code: number): boolean =>
   code === 0xad || code === 0x034f || code === 0x061c || code === 0x180e || (code >= 0x200b && code <= 0x200f) ||
-  (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) || (code >= 0x2066 && code <= 0x2069) || code === 0xfeff
+  (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) || (code >= 0x2066 && code <= 0x2069) ||
+  code === 0xfeff
 
-/** First character that matches (1-based position in the raw value, `offset` characters were trimmed before it), and how many do. */
-function find (chars: readonly string[], offset: number, test: (code: number) => boolean): { position: number, character: string, count: number } | undefined {
+/**
+ * First character that matches (1-based position in the raw value, `offset` characters were trimmed before it),
+ * and how many do.
+ */
+function find (
+  chars: readonly string[], offset: number, test: (code: number) => boolean
+): { position: number, character: string, count: number } | undefined {
   let first = -1
   let count = 0
   for (let i = 0; i < chars.length; i++) {
@@ -85,7 +91,8 @@ function find (chars: readonly string[], offset: number, test: (code: number) =>
 
 const PLACEHOLDER_WORDS = new Set([
   'changeme', 'change_me', 'change-me', 'todo', 'tbd', 'fixme', 'replace_me', 'replaceme', 'replace-me', 'none', 'null',
-  'undefined', 'nil', 'empty', 'secret', 'password', 'apikey', 'api_key', 'api-key', 'key', 'token', 'dummy', 'placeholder',
+  'undefined', 'nil', 'empty', 'secret', 'password', 'apikey', 'api_key', 'api-key', 'key', 'token', 'dummy',
+  'placeholder',
   'example', 'test', 'redacted', 'sample', 'default', 'false', 'true', 'nan'
 ])
 
@@ -95,7 +102,8 @@ const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
   /^(?:your|my|insert|enter|put|paste|add|replace)[\s_-]?.*(?:key|token|secret)/i,
   /(?:key|token|secret)[\s_-]?(?:here|goes[\s_-]?here)$/i,
   /^[a-z0-9]+[-_](?:\.{2,}|…|x{3,}|\*{3,})$/i, // sk-..., fw_xxx, sk-***
-  /^[a-z0-9]+[-_](?:your|my|xxx|example|placeholder|dummy|fake|sample|test|changeme)(?:[-_]|$)/i, // fw_your_fireworks_key
+  // fw_your_fireworks_key
+  /^[a-z0-9]+[-_](?:your|my|xxx|example|placeholder|dummy|fake|sample|test|changeme)(?:[-_]|$)/i,
   /x{6,}|\*{4,}|\.{3,}|…/i
 ]
 
@@ -158,7 +166,11 @@ function adminPrefix (value: string, own: ProviderSpec): string | undefined {
 }
 
 /** The label of the provider or service whose distinctive prefix the value carries, if not the expected one. */
-function foreignOwner (value: string, own: ProviderSpec, others: readonly ProviderSpec[], services: ReadonlyArray<{ label: string, prefix: string }>): string | undefined {
+type Services = ReadonlyArray<{ label: string, prefix: string }>
+
+function foreignOwner (
+  value: string, own: ProviderSpec, others: readonly ProviderSpec[], services: Services
+): string | undefined {
   if ((own.key?.prefixes ?? []).some((prefix) => value.startsWith(prefix))) return undefined
   if (own.key?.pattern?.test(value) === true) return undefined
   for (const other of others) {
@@ -194,7 +206,9 @@ function fail (reason: string, notes: NoteCode[], facts?: Verdict['facts']): Ins
  * BOM are removed with a note; everything else that cannot be part of a key refuses it, with the
  * position and the character's name, never the value.
  */
-export function inspect (raw: string, own: ProviderSpec, others: readonly ProviderSpec[], services: ReadonlyArray<{ label: string, prefix: string }> = []): Inspection {
+export function inspect (
+  raw: string, own: ProviderSpec, others: readonly ProviderSpec[], services: Services = []
+): Inspection {
   const notes: NoteCode[] = []
   let value = raw
   if (value.startsWith('\uFEFF')) {
@@ -225,7 +239,9 @@ export function inspect (raw: string, own: ProviderSpec, others: readonly Provid
 
   // One quote is enough: a key holds none, and an unterminated one is a .env quoting mistake too.
   if (/^["'`]|["'`]$/.test(value)) return fail('quoted', notes)
-  if (/^(?:authorization|proxy-authorization|x-api-key|x-goog-api-key|api-key)\s*:/i.test(value)) return fail('header-line', notes)
+  if (/^(?:authorization|proxy-authorization|x-api-key|x-goog-api-key|api-key)\s*:/i.test(value)) {
+    return fail('header-line', notes)
+  }
   // NAME=value, but not base64 padding (`…QQ==`, `…Q=`), which also follows a run of word characters.
   if (/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=(?!=|$)/.test(value)) return fail('assignment', notes)
   if (/^(?:bearer|token|basic|apikey)[ \t]+\S/i.test(value)) return fail('auth-scheme', notes)

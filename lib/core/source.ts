@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { resolve, sep } from 'node:path'
 import { escapeText, looksLikeKey } from './redact.js'
-import type { NoteCode, Verdict } from './verdict.js'
+import type { Facts, NoteCode, Verdict } from './causes.js'
 
 /** Environment-like object keys are read from. */
 export type Env = Readonly<Record<string, string | undefined>>
@@ -45,8 +45,14 @@ function fileFailure (code: unknown, path: string): Verdict {
   // Errors from node:fs always carry a string code; the fallback only guards against a future surprise.
   /* c8 ignore next */
   const errno = typeof code === 'string' ? code : 'error'
-  return { cause: 'missing', reason: Object.hasOwn(FILE_ERRORS, errno) ? FILE_ERRORS[errno] as string : 'file-error', facts: { path: showPath(path), errno } }
+  const reason = Object.hasOwn(FILE_ERRORS, errno) ? FILE_ERRORS[errno] as string : 'file-error'
+  return { cause: 'missing', reason, facts: { path: showPath(path), errno } }
 }
+
+const missing = (reason: string, facts: Facts): { verdict: Verdict } =>
+  ({ verdict: { cause: 'missing', reason, facts } })
+const tooLarge = (path: string, size: number): { verdict: Verdict } =>
+  missing('file-too-large', { path: showPath(path), size, max: MAX_KEY_FILE })
 
 /**
  * Reads a key file without ever hanging or exhausting memory: `stat` first (following the symlink, as
@@ -58,9 +64,10 @@ export async function readKeyFile (file: string): Promise<{ text: string } | { v
   try {
     const before = await stat(path)
     if (before.isDirectory()) return { verdict: fileFailure('EISDIR', path) }
-    if (!before.isFile()) return { verdict: { cause: 'missing', reason: 'file-special', facts: { path: showPath(path) } } }
-    if (before.size > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path: showPath(path), size: before.size, max: MAX_KEY_FILE } } }
-    // O_NONBLOCK: should the file have become a FIFO since the stat, open returns at once instead of waiting for a writer.
+    if (!before.isFile()) return missing('file-special', { path: showPath(path) })
+    if (before.size > MAX_KEY_FILE) return tooLarge(path, before.size)
+    // O_NONBLOCK: should the file have become a FIFO since the stat, open returns at once instead of waiting
+    // for a writer.
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
     try {
       const buffer = Buffer.alloc(MAX_KEY_FILE + 1)
@@ -70,7 +77,7 @@ export async function readKeyFile (file: string): Promise<{ text: string } | { v
         n = (await handle.read(buffer, bytesRead, buffer.length - bytesRead, bytesRead)).bytesRead
         bytesRead += n
       }
-      if (bytesRead > MAX_KEY_FILE) return { verdict: { cause: 'missing', reason: 'file-too-large', facts: { path: showPath(path), size: bytesRead, max: MAX_KEY_FILE } } }
+      if (bytesRead > MAX_KEY_FILE) return tooLarge(path, bytesRead)
       return { text: buffer.toString('utf8', 0, bytesRead) }
     } finally {
       await handle.close()
@@ -95,7 +102,8 @@ function distance (a: string, b: string): number {
 }
 
 // Settings that sit next to a key and are no key themselves: FIREWORKS_API_URL is 3 edits from FIREWORKS_API_KEY.
-const NOT_A_SECRET = /_(?:URL|URI|HOST|PORT|BASE|ENDPOINT|MODEL|REGION|ORG|ORGANIZATION|PROJECT|VERSION|TIMEOUT|TYPE|PATH|DIR|ID)$/
+const NOT_A_SECRET =
+  /_(?:URL|URI|HOST|PORT|BASE|ENDPOINT|MODEL|REGION|ORG|ORGANIZATION|PROJECT|VERSION|TIMEOUT|TYPE|PATH|DIR|ID)$/
 
 const squash = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '')
 
@@ -116,7 +124,8 @@ export function showName (name: string): string {
  * variable instead of a path) replaced, so that no message prints either.
  */
 export function showPath (path: string): string {
-  return path.split(sep).map((part) => looksLikeKey(part) ? `[a value that looks like a key, ${part.length} characters]` : escapeText(part)).join(sep)
+  const hidden = (part: string): string => `[a value that looks like a key, ${part.length} characters]`
+  return path.split(sep).map((part) => looksLikeKey(part) ? hidden(part) : escapeText(part)).join(sep)
 }
 
 /** A variable of `env`, read as an own property: a polluted `Object.prototype` holds no variable. */
@@ -156,7 +165,9 @@ const blank = (value: string | undefined): boolean => value === undefined || val
 
 /** Reads a key: the explicit `value`, then the variable, then its `_FILE` twin. */
 export async function readSource (spec: SourceSpec, env: Env): Promise<Reading> {
-  if (spec.value !== undefined) return { value: spec.value, source: 'value', where: `the value option of key "${spec.name}"`, notes: [] }
+  if (spec.value !== undefined) {
+    return { value: spec.value, source: 'value', where: `the value option of key "${spec.name}"`, notes: [] }
+  }
   const fileVar = `${spec.env}_FILE`
   const direct = variable(env, spec.env)
   const file = variable(env, fileVar)
@@ -171,10 +182,13 @@ export async function readSource (spec: SourceSpec, env: Env): Promise<Reading> 
     const where = `${fileVar} (${showPath(path)})`
     const read = await readKeyFile(path)
     if ('verdict' in read) return { source: 'file', where, notes, verdict: read.verdict }
-    if (read.text.trim() === '') return { source: 'file', where, notes, verdict: { cause: 'missing', reason: 'file-empty', facts: { path: showPath(path) } } }
+    if (read.text.trim() === '') {
+      return { source: 'file', where, notes, ...missing('file-empty', { path: showPath(path) }) }
+    }
     return { value: read.text, source: 'file', where, notes }
   }
   const suggestions = nearMisses(spec.env, spec.words, env)
   const reason = direct === undefined ? 'unset' : direct === '' ? 'empty' : 'blank'
-  return { source: direct === undefined ? 'none' : 'env', where: spec.env, notes, verdict: { cause: 'missing', reason, facts: { suggestions } } }
+  const verdict: Verdict = { cause: 'missing', reason, facts: { suggestions } }
+  return { source: direct === undefined ? 'none' : 'env', where: spec.env, notes, verdict }
 }

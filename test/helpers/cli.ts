@@ -59,16 +59,16 @@ export async function ensureBuilt (): Promise<string> {
   return run.code === 0 ? '' : run.stdout
 }
 
-/** An in-memory `CliIo` for calling `main` in-process (terminals are simulated through the flags). */
-export function memoryIo (env: Record<string, string | undefined>, tty: { stdout?: boolean, stderr?: boolean } = {}): CliIo & { out: () => string, err: () => string } {
+/** An in-memory `CliIo` for calling `main` in-process (a terminal is simulated through `isTTY`). */
+export function memoryIo (
+  env: Record<string, string | undefined>, tty: { stdout?: boolean, stderr?: boolean } = {}
+): CliIo & { out: () => string, err: () => string } {
   let out = ''
   let err = ''
   return {
-    stdout: { write: (text: string) => { out += text } },
-    stderr: { write: (text: string) => { err += text } },
+    stdout: { write: (text: string) => { out += text }, isTTY: tty.stdout ?? false },
+    stderr: { write: (text: string) => { err += text }, isTTY: tty.stderr ?? false },
     env: { NO_PROXY: '127.0.0.1,localhost', ...env },
-    stdoutIsTTY: tty.stdout ?? false,
-    stderrIsTTY: tty.stderr ?? false,
     out: () => out,
     err: () => err
   }

@@ -1,0 +1,158 @@
+import type { Render } from './phrases.js'
+import { http, peer, seen, suggest, verifyLater } from './phrases.js'
+
+/** Wording of the reasons that say how the probe went: limited, unreachable, valid, unchecked, pending. */
+export const PROBE_REASONS: Readonly<Record<string, Render>> = {
+  // limited
+  'rate-limited': (s, _f, v) => [
+    `${s.label} rate-limited the probe of ${s.where} ${seen(s, v)}; the key authenticated.`,
+    'Nothing to fix now; if it persists, lower the request rate or raise the account\'s limits'
+  ],
+  quota: (s, _f, v) => [
+    `${s.label} accepted ${s.where} but the account is out of quota ${seen(s, v)}.`,
+    `Add credit or raise the quota at ${s.dashboard ?? `the ${s.label} console`}; waiting will not clear it`
+  ],
+  billing: (s, _f, v) => [
+    `${s.label} accepted ${s.where} but the account cannot pay ${seen(s, v)} (payment required, or suspended ` +
+      'for billing).',
+    `Settle billing at ${s.dashboard ?? `the ${s.label} console`}`
+  ],
+  'spend-cap': (s, _f, v) => [
+    `${s.label} accepted ${s.where} but the account reached its spend limit ${seen(s, v)}.`,
+    `Raise the spend limit at ${s.dashboard ?? `the ${s.label} console`}`
+  ],
+  capacity: (s, _f, v) => [
+    `${s.label} accepted ${s.where} but has no capacity for it now ${seen(s, v)}.`,
+    'Nothing to fix in the key; retry later or change the service tier'
+  ],
+  'no-balance': (s, _f, v) => [
+    `${s.label} accepted ${s.where} but the balance is empty ${seen(s, v)}.`,
+    `Top up at ${s.dashboard ?? `the ${s.label} console`}`
+  ],
+  'no-credit': (s, _f, v) => [
+    `${s.label} accepted ${s.where} but its credit limit is used up ${seen(s, v)}.`,
+    `Raise the key's limit or add credit at ${s.dashboard ?? `the ${s.label} console`}`
+  ],
+  // unreachable
+  timeout: (s, f) => [
+    `The probe of ${s.where} at ${peer(s, f)} did not finish within ${f.timeoutMs ?? '?'} ms.`,
+    verifyLater(s)
+  ],
+  refused: (s, f) => [
+    `The probe of ${s.where} could not connect to ${peer(s, f)}: connection refused.`,
+    `${verifyLater(s)}; if baseUrl is set, check its host and port`
+  ],
+  reset: (s, f) => [`The connection to ${peer(s, f)} was reset while probing ${s.where}.`, verifyLater(s)],
+  closed: (s, f) => [
+    `${peer(s, f)} closed the connection before a complete answer while probing ${s.where}.`,
+    f.origin?.startsWith('http:') === true
+      ? 'Check baseUrl: a port that speaks HTTPS closes plain http:// requests like this, so use https://. ' +
+        `Otherwise: ${verifyLater(s)}`
+      : verifyLater(s)
+  ],
+  dns: (s, f) => [
+    `The host of ${peer(s, f)} could not be resolved (${f.errno ?? 'DNS'}) while probing ${s.where}.`,
+    `Check the host name in baseUrl and this host's DNS; ${verifyLater(s).toLowerCase()}`
+  ],
+  network: (s, f) => [
+    `The network path to ${peer(s, f)} failed (${f.errno ?? 'error'}) while probing ${s.where}.`,
+    verifyLater(s)
+  ],
+  'tls-self-signed': (s, f) => [
+    `The TLS certificate of ${peer(s, f)} is self-signed or signed by an unknown authority ` +
+      `(${f.errno ?? 'TLS'}); ${s.where} was not sent.`,
+    'If a corporate proxy inspects TLS, add its CA with NODE_EXTRA_CA_CERTS; never disable certificate checks'
+  ],
+  'tls-expired': (s, f) => [
+    `The TLS certificate of ${peer(s, f)} has expired (${f.errno ?? 'TLS'}); ${s.where} was not sent.`,
+    'Check this host\'s clock; if it is right, the endpoint\'s certificate is broken'
+  ],
+  'tls-not-yet-valid': (s, f) => [
+    `The TLS certificate of ${peer(s, f)} is not valid yet (${f.errno ?? 'TLS'}); ${s.where} was not sent.`,
+    'Check this host\'s clock (NTP); a clock in the past makes new certificates look invalid'
+  ],
+  'tls-hostname': (s, f) => [
+    `The TLS certificate of ${peer(s, f)} is for another host name (${f.errno ?? 'TLS'}); ${s.where} was not ` +
+      'sent.',
+    'Check the host in baseUrl; a proxy or a DNS entry may point it elsewhere'
+  ],
+  'tls-protocol': (s, f) => [
+    `TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}) while probing ${s.where}: the port does not speak HTTPS.`,
+    'Check baseUrl: https:// to a plain-HTTP port, or the wrong port'
+  ],
+  'tls-error': (s, f) => [
+    `TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}); ${s.where} was not verified.`,
+    'Check the endpoint\'s certificate and any TLS-inspecting proxy (NODE_EXTRA_CA_CERTS)'
+  ],
+  protocol: (s, f) => [
+    `${peer(s, f)} did not answer in valid HTTP (${f.errno ?? 'parse error'}) while probing ${s.where}.`,
+    'Check baseUrl: the port may belong to another service, or http:// may point at an HTTPS port'
+  ],
+  proxy: (s, f) => [
+    `The proxy refused the tunnel to ${peer(s, f)}${f.errno === undefined ? '' : ` (${f.errno})`} while probing ` +
+      `${s.where}.`,
+    'Check HTTPS_PROXY / HTTP_PROXY (and their credentials) and NO_PROXY'
+  ],
+  redirect: (s, f, v) => [
+    `${peer(s, f)} answered the probe of ${s.where} with a redirect (${http(v)}) to ` +
+      `${f.target ?? 'another location'}; it was not followed, so the key was not sent there.`,
+    'Set baseUrl to the final address'
+  ],
+  'not-found': (s, f, v) => [
+    `${peer(s, f)} has no probe endpoint at the configured path (${http(v)}); ${s.where} was not judged.`,
+    `Check baseUrl: it is the root the provider's paths start from (e.g. ${s.label}'s default), without /v1`
+  ],
+  'server-error': (s, f, v) => [
+    `${peer(s, f)} answered the probe of ${s.where} with a server error (${http(v)}).`,
+    verifyLater(s)
+  ],
+  cdn: (s, f, v) => [
+    `A CDN or firewall page answered for ${peer(s, f)} (${http(v)}) while probing ${s.where}; the provider ` +
+      'itself did not judge the key.',
+    verifyLater(s)
+  ],
+  'unexpected-answer': (s, f, v) => [
+    `${peer(s, f)} answered the probe of ${s.where} with ${http(v)} but not the expected answer ` +
+      `(${f.contentType ?? 'no content type'}): a captive portal, a proxy page or a wrong baseUrl?`,
+    `Check baseUrl and any proxy between this host and ${s.label}`
+  ],
+  'unexpected-status': (s, f, v) => [
+    `${peer(s, f)} answered the probe of ${s.where} with an unexpected ${http(v)}.`,
+    `${verifyLater(s)}; check baseUrl if it is set`
+  ],
+  'provider-code': (s) => [
+    `The classify() or valid() of the ${s.label} ProviderSpec failed while judging ${s.where} (details are in ` +
+      'the log); the key was not judged.',
+    'Fix the ProviderSpec: classify() returns undefined or { cause, reason? } with a cause of valid, rejected, ' +
+      'forbidden, limited or unreachable, and neither function may throw'
+  ],
+  internal: (s) => [
+    `keyguard could not finish checking the ${s.label} key in ${s.where} (an internal error; details are in the ` +
+      'log).',
+    'Report it with the log line to fastify-keyguard; the key was not judged'
+  ],
+  aborted: (s) => [`The probe of ${s.where} at ${s.label} was cancelled (the server is closing).`, 'None needed'],
+  // valid, unchecked, pending
+  ok: (s, _f, v) => [`${s.label} accepted ${s.where} ${seen(s, v)}.`, 'None needed'],
+  'fire-pass': (s, _f, v) => [
+    `${s.label} accepted ${s.where} as a Fire Pass key ${seen(s, v)}: valid for chat on router models, refused ` +
+      'on list routes.',
+    'None needed'
+  ],
+  'restricted-key': (s, _f, v) => [
+    `${s.label} accepted ${s.where} as a restricted key ${seen(s, v)}: it may use data-plane routes (upsert, ` +
+      'query) but not the control-plane route that lists indexes.',
+    'None needed; grant control-plane access only if the application manages indexes'
+  ],
+  'scoped-key': (s, _f, v) => [
+    `${s.label} accepted ${s.where} as a key limited to some endpoints ${seen(s, v)} (it lacks the user_read ` +
+      'permission the probe route needs).',
+    'None needed, unless the application reads account data'
+  ],
+  'probe-disabled': (s) => [`${s.where} passed the offline checks; the live probe is off for it.`, 'None needed'],
+  'not-configured': (s, f) => [
+    `${s.env} is not set; the key is optional, so routes that need it answer 503.${suggest(f)}`,
+    `Set ${s.env} to enable the routes that use ${s.label}`
+  ],
+  pending: (s) => [`${s.where} has not been checked yet.`, 'Wait for the first check']
+}
