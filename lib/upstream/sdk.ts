@@ -1,3 +1,4 @@
+import { TIMEOUT_CODES } from '../core/classify.js'
 import { headerRecord, requestIdHeader } from '../core/http.js'
 import { requestIdOf } from '../core/redact.js'
 import { parseRetryAfter } from '../core/retry-after.js'
@@ -144,12 +145,13 @@ export function bodyText (body: unknown): string {
 export const unavailable = (status: number): boolean =>
   status === 429 || status === 408 || (status >= 500 && status <= 599)
 
-const TIMEOUTS = /^(?:UND_ERR_(?:CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT|UND_ERR_ABORTED|ABORT_ERR)$/
 
 /** Whether a failed request timed out (undici's timers, or an abort by the caller's deadline). */
 export function timedOut (err: unknown): boolean {
   const { code, name } = err as { code?: unknown, name?: unknown }
-  return (typeof code === 'string' && TIMEOUTS.test(code)) || name === 'TimeoutError' || name === 'AbortError'
+  // An abort is the caller's own deadline (an SDK's timeout), not a torn connection: UND_ERR_DESTROYED is not one.
+  const timeout = typeof code === 'string' && (TIMEOUT_CODES.has(code) || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
+  return timeout || name === 'TimeoutError' || name === 'AbortError'
 }
 
 /** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped at 5 minutes, whole seconds. */
