@@ -145,12 +145,12 @@ export function bodyText (body: unknown): string {
 export const unavailable = (status: number): boolean =>
   status === 429 || status === 408 || (status >= 500 && status <= 599)
 
-
 /** Whether a failed request timed out (undici's timers, or an abort by the caller's deadline). */
 export function timedOut (err: unknown): boolean {
   const { code, name } = err as { code?: unknown, name?: unknown }
   // An abort is the caller's own deadline (an SDK's timeout), not a torn connection: UND_ERR_DESTROYED is not one.
-  const timeout = typeof code === 'string' && (TIMEOUT_CODES.has(code) || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
+  const timeout = typeof code === 'string' &&
+    (TIMEOUT_CODES.has(code) || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
   return timeout || name === 'TimeoutError' || name === 'AbortError'
 }
 
