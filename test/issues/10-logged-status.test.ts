@@ -2,13 +2,12 @@
 import { test } from 'tap'
 import OpenAI from 'openai'
 import { appWith } from '../helpers/app.js'
-import { startStub } from '../helpers/stub.js'
+import { stubFor } from '../helpers/stub.js'
 
 const KEY = 'fw_' + 'S'.repeat(32)
 
 test('the request log shows the status the client received, not the upstream\'s 401', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const { app, logs } = await appWith({
     keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
     env: { FIREWORKS_API_KEY: KEY },
@@ -36,8 +35,7 @@ test('the request log shows the status the client received, not the upstream\'s 
 })
 
 test('a frozen SDK error that refuses the status and the stripping is still converted', async (t) => {
-  const stub = await startStub({ keys: [] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [] })
   const { app } = await appWith({
     keys: [{ provider: 'fireworks', value: KEY, baseUrl: stub.url }], env: {}, probe: false
   })
