@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import type { Change } from '../index.js'
@@ -101,10 +103,17 @@ test('faults #90: a rejection inside the background loop never escapes', async (
   const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
   process.on('unhandledRejection', onUnhandled)
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
-  const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 20, jitter: 0 }, dotenv: '/nonexistent/dir/.env' })
-  stub.set('garbage')
-  await new Promise((resolve) => setTimeout(resolve, 150))
-  t.same(unhandled, [])
-  t.equal(app.keyguard.report().checks.fireworks?.cause, 'unreachable')
-  t.ok(logs.lines.length > 0)
+  // The .env file reads at boot; then it becomes a directory, so the next background recheck rejects
+  // inside the check itself (env-schema throws EISDIR), with no caller awaiting it.
+  const dir = t.testdir({ '.env': `FIREWORKS_API_KEY=${KEY}\n` })
+  const dotenv = join(dir, '.env')
+  const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: {}, probe: { interval: 50, jitter: 0 }, dotenv })
+  t.equal(app.keyguard.report().checks.fireworks?.cause, 'valid', 'the boot read the .env file')
+  rmSync(dotenv)
+  mkdirSync(dotenv)
+  const failed = (): Array<Record<string, unknown>> => logs.records().filter((r) => r.msg === 'fastify-keyguard: checking a key failed unexpectedly')
+  t.ok(await until(() => failed().length > 0 || unhandled.length > 0), 'a background recheck rejected')
+  t.same(unhandled.map(String), [], 'no unhandled rejection')
+  t.match(failed()[0], { level: 50, err: { code: 'EISDIR' } }, 'the rejection was caught and logged')
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'internal' }, 'and turned into a verdict')
 })
