@@ -9,7 +9,8 @@ import { leaks } from './helpers/leak.js'
 // exit 0 by itself, show the problem documents, and never print a key.
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const LIMIT = 20_000
+/** The demo takes about 1 s on an idle machine; ten times that under a loaded test run. */
+const LIMIT = 10_000
 
 t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key', async (t) => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
@@ -27,18 +28,14 @@ t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const started = performance.now()
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`the demo did not exit within ${LIMIT} ms:\n${output}`))
-    }, LIMIT)
-    child.once('exit', (exitCode) => {
-      clearTimeout(timer)
-      resolve(exitCode)
-    })
-  })
+  // The kill is only a safety net, well past the limit: a demo slower than LIMIT still exits, and the
+  // time assertion below fails with the time it took (a timer that rejected at LIMIT would fail first).
+  const killer = setTimeout(() => child.kill('SIGKILL'), 2 * LIMIT)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)))
+  clearTimeout(killer)
+  const took = performance.now() - started
   t.equal(code, 0, 'exits 0 by itself')
-  t.ok(performance.now() - started < LIMIT, 'within the time limit')
+  t.ok(took < LIMIT, `within ${LIMIT} ms: took ${Math.round(took)} ms`)
   t.match(output, /← 503 /, 'a 503 exchange')
   t.match(output, /← 502 /, 'a 502 exchange')
   t.match(output, 'content-type: application/problem+json')
