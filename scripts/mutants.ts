@@ -21,10 +21,10 @@ const INSPECT = 'lib/core/inspect.ts'
 const REPLY = 'lib/fastify/reply.ts'
 const WATCH = 'lib/upstream/watch.ts'
 
-const causes = ['test/verdict.test.ts', 'test/boot.test.ts', 'test/health.test.ts']
+const causes = ['test/verdict.test.ts', 'test/boot.test.ts', 'test/health.test.ts', 'test/mutants.test.ts']
 const classify = ['test/verdict.test.ts', 'test/probe.test.ts']
-const inspection = ['test/inspect.test.ts']
-const formats = ['test/inspect.test.ts', 'test/keys.test.ts']
+const inspection = ['test/inspect.test.ts', 'test/mutants.test.ts']
+const formats = ['test/inspect.test.ts', 'test/keys.test.ts', 'test/mutants.test.ts']
 const conversion = ['test/upstream.test.ts', 'test/problem.test.ts', 'test/unavailable.test.ts']
 const gate = ['test/gate.test.ts', 'test/unavailable.test.ts']
 const recognition = ['test/recognise.test.ts', 'test/sdk/strip.test.ts', 'test/upstream.test.ts']
@@ -87,7 +87,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'aggregate: a later warn overrides a fail',
     find: "if (s === 'fail') return 'fail'",
     replace: "if (s === 'fail') status = 'fail'",
-    tests: ['test/health.test.ts', 'test/boot.test.ts']
+    tests: ['test/health.test.ts', 'test/boot.test.ts', 'test/mutants.test.ts']
   },
   // The probe answer's classification.
   {

@@ -1,0 +1,95 @@
+// Tests added to kill mutants of `npm run mutate` (scripts/mutants.ts) that the suite let survive.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'tap'
+import type { Test } from 'tap'
+import { inspect, KEY_LENGTH } from '../lib/core/inspect.js'
+import { aggregate } from '../lib/core/report.js'
+import { providers } from '../lib/providers/index.js'
+import type { ProviderSpec } from '../lib/providers/types.js'
+import { statusOf } from '../lib/core/verdict.js'
+import type { Cause } from '../lib/core/verdict.js'
+import { booted } from './helpers/app.js'
+import { keyOf, stubFor } from './helpers/stub.js'
+
+const OLD = 'fw_' + 'Ol7Dk3Yq9Wm2Zt5Rx8Bn4Hc6Jv1Ps0G'
+const NEW = 'fw_' + 'Nw4Ek8Uq2Lm7Xt3Rb9Vn5Hj1Cz6Pd0F'
+
+/** A provider stand-in that answers 200 to `OLD` and 503 to anything else (the new key cannot be judged). */
+async function splitStandIn (t: Test): Promise<string> {
+  const server = createServer((req, res) => {
+    const ok = keyOf(req.headers) === OLD
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+    res.end(ok ? '{"models":[]}' : '{"error":{"message":"Service Overloaded"}}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+// Mutant cause-unreachable-fail: validate-then-swap reads the cause table's own status of
+// `unreachable` (warn): a rotated-in key the provider could not judge is taken, not refused.
+test('a rotated-in key whose probe is unreachable replaces the old key (it is not refused)', async (t) => {
+  const url = await splitStandIn(t)
+  const file = join(t.testdir({ key: OLD }), 'key')
+  const { app } = await booted(t, {
+    keys: [{ provider: 'fireworks', baseUrl: url }],
+    env: { FIREWORKS_API_KEY_FILE: file },
+    probe: { interval: 0, retries: 0 }
+  }, { logger: false })
+  t.equal(app.keyguard.report().checks.fireworks?.cause, 'valid')
+  writeFileSync(file, NEW)
+  const report = await app.keyguard.recheck()
+  t.match(report.checks.fireworks, { cause: 'unreachable', status: 'warn' })
+  t.equal(app.keyguard.key(), NEW, 'the new key is in use')
+  t.notOk(report.checks.fireworks?.notes?.some((note) => /refused|kept/i.test(note)), 'no rotation-refused note')
+})
+
+// Mutant status-unknown-passes: a cause outside the table (a prototype member, a typo) fails closed.
+test('statusOf: a cause that is no row of the table fails, under every policy', async (t) => {
+  for (const policy of ['warn', 'degrade', 'refuse'] as const) {
+    for (const cause of ['constructor', 'toString', '__proto__', 'nope']) t.equal(statusOf(cause as Cause, policy), 'fail', `${cause}, ${policy}`)
+  }
+})
+
+// Mutant aggregate-fail-overridden: one failing key fails the report whatever comes after it.
+test('one failing key fails readiness even when a later key only warns', async (t) => {
+  t.equal(aggregate(['fail', 'warn']), 'fail')
+  t.equal(aggregate(['warn', 'fail', 'pass']), 'fail')
+  const stub = await stubFor(t, { keys: [] })
+  const { app } = await booted(t, {
+    keys: [
+      { name: 'first', provider: 'fireworks', value: OLD, baseUrl: stub.url },
+      // Port 1 on loopback refuses at once: the second key is unreachable, a warning.
+      { name: 'second', provider: 'fireworks', value: NEW, baseUrl: 'http://127.0.0.1:1' }
+    ],
+    env: {},
+    onInvalid: 'degrade',
+    probe: { interval: 0, retries: 0 }
+  }, { logger: false })
+  const { checks, status } = app.keyguard.report()
+  t.same([checks.first?.status, checks.second?.status, status], ['fail', 'warn', 'fail'])
+  t.equal((await app.inject('/readyz')).statusCode, 503)
+})
+
+// Mutant inspect-too-long-boundary: the longest key allowed is accepted; one character more is not.
+test('inspect: a key of exactly the maximum length passes, one more character is too long', async (t) => {
+  const own = providers.fireworks
+  const max = own.key?.maxLength ?? KEY_LENGTH.max
+  const body = (n: number): string => Array.from({ length: n }, (_, i) => 'aZ3kQ9xW'[i % 8]).join('')
+  const longest = 'fw_' + body(max - 3)
+  t.equal(longest.length, max)
+  t.match(inspect(longest, own, Object.values(providers)), { ok: true })
+  t.match(inspect(longest + 'a', own, Object.values(providers)), { ok: false, verdict: { reason: 'too-long' } })
+})
+
+// Mutant inspect-own-prefix-first: a provider's own prefix wins over a shipped provider's, so a gateway
+// that issues OpenAI-style keys (LiteLLM's proxy, say) can declare them without being told "wrong provider".
+test('inspect: a custom provider that declares a shipped prefix owns keys with it', async (t) => {
+  const gateway: ProviderSpec = { ...providers.openai, id: 'gateway', label: 'Gateway', env: 'GATEWAY_API_KEY', key: { prefixes: ['sk-proj-'] } }
+  const key = 'sk-proj-' + 'Gq7Tz2Wm9Lk4Xc8Rn5Hj3Vd6Bp1'
+  t.match(inspect(key, gateway, [...Object.values(providers), gateway]), { ok: true, key })
+  t.match(inspect(key, providers.fireworks, Object.values(providers)), { ok: false, verdict: { reason: 'wrong-provider', facts: { other: 'OpenAI' } } })
+})
