@@ -298,7 +298,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'a fault converts without a guarded key',
     find: 'if (fault !== undefined && key !== undefined) {',
     replace: 'if (fault !== undefined) {',
-    tests: ['test/unavailable.test.ts']
+    tests: ['test/unavailable.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'reply-rejected-outranks',
@@ -306,7 +306,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'a 401 no longer outranks an earlier unavailable answer',
     find: "if (found !== undefined && (marked[kHit] === undefined || marked[kHit].kind === 'unavailable')) {",
     replace: 'if (found !== undefined && marked[kHit] === undefined) {',
-    tests: ['test/unavailable.test.ts', 'test/upstream.test.ts']
+    tests: ['test/unavailable.test.ts', 'test/upstream.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'reply-no-suspect',

@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import OpenAI from 'openai'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { inspect, KEY_LENGTH } from '../lib/core/inspect.js'
@@ -92,4 +93,45 @@ test('inspect: a custom provider that declares a shipped prefix owns keys with i
   const key = 'sk-proj-' + 'Gq7Tz2Wm9Lk4Xc8Rn5Hj3Vd6Bp1'
   t.match(inspect(key, gateway, [...Object.values(providers), gateway]), { ok: true, key })
   t.match(inspect(key, providers.fireworks, Object.values(providers)), { ok: false, verdict: { reason: 'wrong-provider', facts: { other: 'OpenAI' } } })
+})
+
+const chat = (client: OpenAI): Promise<unknown> => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+
+// Mutant reply-fault-any-key: with several keys, a fault that no key can be tied to (an unguarded
+// upstream, no gate) is the application's error, not keyguard's to convert.
+test('problem.unavailable: a 503 from an unguarded upstream, with two keys and no gate, is left alone', async (t) => {
+  const stub = await stubFor(t, { keys: [OLD, NEW] })
+  const other = await stubFor(t, { mode: '503' })
+  const { app } = await booted(t, {
+    keys: [{ name: 'a', provider: 'fireworks', value: OLD, baseUrl: stub.url }, { name: 'b', provider: 'fireworks', value: NEW, baseUrl: stub.url + '/b' }],
+    env: {},
+    probe: { interval: 0 },
+    problem: { unavailable: true }
+  }, { logger: false }, (app) => {
+    app.post('/chat', async () => chat(new OpenAI({ apiKey: 'sk-other', baseURL: other.url + '/v1', maxRetries: 0 })))
+  })
+  const res = await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(res.statusCode, 503)
+  t.notMatch(String(res.headers['content-type']), /problem\+json/, 'not a keyguard problem')
+})
+
+// Mutant reply-rejected-outranks: a rejected key outranks an unavailable answer seen earlier in the request.
+test('problem.unavailable: a 401 after a 503 in the same request is answered as the rejection', async (t) => {
+  const stub = await stubFor(t, { mode: '503', keys: [OLD] })
+  const other = await stubFor(t, { keys: [] })
+  const { app } = await booted(t, {
+    keys: [{ provider: 'fireworks', value: OLD, baseUrl: stub.url }],
+    env: {},
+    probe: { interval: 0 },
+    problem: { unavailable: true }
+  }, { logger: false }, (app) => {
+    app.post('/chat', async () => {
+      // The watched client sees the 503; the 401 comes from a client keyguard does not watch.
+      await app.keyguard.fetch(stub.url + '/inference/v1/chat/completions', { method: 'POST', body: '{}' }).then((res) => res.text())
+      return chat(new OpenAI({ apiKey: OLD, baseURL: other.url + '/v1', maxRetries: 0 }))
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().code, 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED')
 })
