@@ -25,8 +25,8 @@ const causes = ['test/verdict.test.ts', 'test/boot.test.ts', 'test/health.test.t
 const classify = ['test/verdict.test.ts', 'test/probe.test.ts']
 const inspection = ['test/inspect.test.ts', 'test/mutants.test.ts']
 const formats = ['test/inspect.test.ts', 'test/keys.test.ts', 'test/mutants.test.ts']
-const conversion = ['test/upstream.test.ts', 'test/problem.test.ts', 'test/unavailable.test.ts']
-const gate = ['test/gate.test.ts', 'test/unavailable.test.ts']
+const conversion = ['test/upstream.test.ts', 'test/problem.test.ts', 'test/unavailable.test.ts', 'test/mutants.test.ts']
+const gate = ['test/gate.test.ts', 'test/unavailable.test.ts', 'test/mutants.test.ts']
 const recognition = ['test/recognise.test.ts', 'test/sdk/strip.test.ts', 'test/upstream.test.ts']
 
 /** A cause's row of the table with another status. */
@@ -346,7 +346,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'onSend: an app 401 after an unavailable answer converts',
     find: "if ((status !== 401 || hit.kind === 'unavailable') &&",
     replace: 'if (status !== 401 &&',
-    tests: ['test/unavailable.test.ts']
+    tests: ['test/unavailable.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'retry-after-any-status',
@@ -354,7 +354,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'Retry-After on every problem, not only 503',
     find: 'if (doc.status !== 503) return undefined',
     replace: 'if (false) return undefined',
-    tests: ['test/problem.test.ts', 'test/unavailable.test.ts']
+    tests: ['test/problem.test.ts', 'test/unavailable.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'gate-open',

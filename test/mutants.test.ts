@@ -12,7 +12,7 @@ import { providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
 import { statusOf } from '../lib/core/verdict.js'
 import type { Cause } from '../lib/core/verdict.js'
-import { booted } from './helpers/app.js'
+import { booted, until } from './helpers/app.js'
 import { keyOf, stubFor } from './helpers/stub.js'
 
 const OLD = 'fw_' + 'Ol7Dk3Yq9Wm2Zt5Rx8Bn4Hc6Jv1Ps0G'
@@ -134,4 +134,69 @@ test('problem.unavailable: a 401 after a 503 in the same request is answered as 
   const res = await app.inject({ method: 'POST', url: '/chat' })
   t.equal(res.statusCode, 502)
   t.equal(res.json().code, 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED')
+})
+
+// Mutant reply-no-suspect: an SDK that keyguard does not watch (its own fetch) still gets the key
+// rechecked when its 401 is recognised in onError.
+test('a 401 recognised in onError alone rechecks the key: readiness flips', async (t) => {
+  const stub = await stubFor(t, { keys: [OLD] })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: OLD, baseUrl: stub.url }], env: {}, probe: { interval: 0 } }, { logger: false }, (app) => {
+    app.post('/chat', async () => chat(new OpenAI({ apiKey: OLD, baseURL: stub.url + '/inference/v1', maxRetries: 0 })))
+  })
+  stub.set('auth', { keys: [] })
+  t.equal((await app.inject({ method: 'POST', url: '/chat' })).statusCode, 502)
+  t.ok(await until(async () => (await app.inject('/readyz')).statusCode === 503), 'the recheck found the key rejected')
+})
+
+// Mutant reply-expected-status: Fastify logs the status keyguard will send (503 for a 429), not the conversion's 502.
+test('a 429 turned into 503 is logged as 503', async (t) => {
+  const stub = await stubFor(t, { keys: [OLD] })
+  const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', value: OLD, baseUrl: stub.url }], env: {}, probe: { interval: 0 }, problem: { unavailable: true } }, {}, (app) => {
+    app.post('/chat', async () => chat(new OpenAI({ apiKey: OLD, baseURL: stub.url + '/inference/v1', maxRetries: 0 })))
+  })
+  stub.set('429', { keys: [OLD] })
+  t.equal((await app.inject({ method: 'POST', url: '/chat' })).statusCode, 503)
+  const statuses = logs.records().flatMap((r) => {
+    const status = (r.res as { statusCode?: number } | undefined)?.statusCode ?? (r.err as { statusCode?: number } | undefined)?.statusCode
+    return status === undefined ? [] : [status]
+  })
+  t.ok(statuses.length > 0)
+  t.same([...new Set(statuses)], [503])
+})
+
+// Mutant send-401-unavailable: the application's own 401 (its auth) after an unavailable upstream answer stays a 401.
+test("the application's own 401 after an upstream 503 in the same request is left alone", async (t) => {
+  const stub = await stubFor(t, { mode: '503', keys: [OLD] })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: OLD, baseUrl: stub.url }], env: {}, probe: { interval: 0 }, problem: { unavailable: true } }, { logger: false }, (app) => {
+    app.post('/chat', async (_request, reply) => {
+      await app.keyguard.fetch(stub.url + '/inference/v1/chat/completions', { method: 'POST', body: '{}' }).then((res) => res.text())
+      return reply.code(401).send({ error: 'log in first' })
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(res.statusCode, 401)
+  t.same(res.json(), { error: 'log in first' })
+})
+
+// Mutant retry-after-any-status: Retry-After goes with a 503 only; a rejected key's 502 has none.
+test('the 502 of a rejected key carries no Retry-After', async (t) => {
+  const stub = await stubFor(t, { keys: [OLD] })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: OLD, baseUrl: stub.url }], env: {}, probe: { interval: 0 } }, { logger: false }, (app) => {
+    app.post('/chat', async () => chat(new OpenAI({ apiKey: OLD, baseURL: stub.url + '/inference/v1', maxRetries: 0, fetch: app.keyguard.fetch })))
+  })
+  stub.set('auth', { keys: [] })
+  const res = await app.inject({ method: 'POST', url: '/chat' })
+  t.equal(res.statusCode, 502)
+  t.equal(res.headers['retry-after'], undefined)
+})
+
+// Mutant blocking-warn: a key that only warns (unreachable under onUnreachable: 'warn') does not close its routes.
+test('a gated route stays open while its key only warns', async (t) => {
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: OLD, baseUrl: 'http://127.0.0.1:1' }], env: {}, probe: { interval: 0, retries: 0 } }, { logger: false }, (app) => {
+    app.get('/work', { config: { keyguard: 'fireworks' } }, async () => 'served')
+  })
+  t.equal(app.keyguard.report().checks.fireworks?.status, 'warn')
+  const res = await app.inject('/work')
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, 'served')
 })
