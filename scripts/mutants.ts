@@ -27,10 +27,11 @@ const inspection = ['test/inspect.test.ts', 'test/mutants.test.ts']
 const formats = ['test/inspect.test.ts', 'test/keys.test.ts', 'test/mutants.test.ts']
 const conversion = ['test/upstream.test.ts', 'test/problem.test.ts', 'test/unavailable.test.ts', 'test/mutants.test.ts']
 const gate = ['test/gate.test.ts', 'test/unavailable.test.ts', 'test/mutants.test.ts']
-const recognition = ['test/recognise.test.ts', 'test/sdk/strip.test.ts', 'test/upstream.test.ts']
+const recognition = ['test/recognise.test.ts', 'test/sdk/strip.test.ts', 'test/upstream.test.ts', 'test/mutants.test.ts']
 
 /** A cause's row of the table with another status. */
-const row = (cause: string, from: string, to: string): Mutant => ({
+const row = (cause: string, from: string, to: string, equivalent?: string): Mutant => ({
+  ...(equivalent === undefined ? {} : { equivalent }),
   id: `cause-${cause}-${to}`,
   file: VERDICT,
   what: `CAUSES.${cause}.status ${from} → ${to}`,
@@ -48,7 +49,8 @@ export const MUTANTS: readonly Mutant[] = [
   row('limited', 'warn', 'fail'),
   row('unreachable', 'warn', 'fail'),
   row('valid', 'pass', 'warn'),
-  row('pending', 'fail', 'pass'),
+  row('pending', 'fail', 'pass', 'no code reads this row: the Guard builds the initial pending result with status ' +
+    "'fail' itself, and no check yields a pending verdict (a custom classify may not: classify-refined-any)"),
   {
     id: 'status-unreachable-degrade',
     file: VERDICT,
@@ -120,7 +122,7 @@ export const MUTANTS: readonly Mutant[] = [
     what: 'classify: a custom classify may return any cause (pending, missing…)',
     find: 'if (!isCause(cause) || !REFINED.includes(cause)) {',
     replace: 'if (!isCause(cause)) {',
-    tests: ['test/verdict.test.ts', 'test/probe.test.ts', 'test/hardening.test.ts']
+    tests: ['test/verdict.test.ts', 'test/probe.test.ts', 'test/hardening.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'transient-timeout',

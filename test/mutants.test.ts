@@ -10,7 +10,7 @@ import { inspect, KEY_LENGTH } from '../lib/core/inspect.js'
 import { aggregate } from '../lib/core/report.js'
 import { providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
-import { statusOf } from '../lib/core/verdict.js'
+import { classify, statusOf } from '../lib/core/verdict.js'
 import type { Cause } from '../lib/core/verdict.js'
 import { booted, until } from './helpers/app.js'
 import { keyOf, stubFor } from './helpers/stub.js'
@@ -199,4 +199,42 @@ test('a gated route stays open while its key only warns', async (t) => {
   const res = await app.inject('/work')
   t.equal(res.statusCode, 200)
   t.equal(res.body, 'served')
+})
+
+// Mutant classify-refined-any: a custom classify may refine to valid, rejected, forbidden, limited or
+// unreachable only; any other cause of the table is the provider code's fault, never taken as is.
+test('classify: a custom classify that returns missing or pending is a provider-code fault', async (t) => {
+  for (const cause of ['missing', 'malformed', 'pending', 'unchecked']) {
+    const spec: ProviderSpec = { ...providers.fireworks, classify: () => ({ cause: cause as 'valid' }) }
+    const faults: Error[] = []
+    const verdict = classify({ status: 200, headers: {}, text: '{}', json: {}, truncated: false }, spec, 'http://127.0.0.1', (err) => faults.push(err))
+    t.match(verdict, { cause: 'unreachable', reason: 'provider-code' }, cause)
+    t.equal(faults.length, 1)
+  }
+})
+
+// Mutants rejects-5xx and rejects-any-cause: only a 4xx that the provider's own rules call `rejected`
+// is a rejection of the key; a 5xx or another verdict passes through untouched.
+test("the watching client takes only a 4xx its provider's classify calls rejected for a rejection", async (t) => {
+  const stub = await stubFor(t, { keys: [OLD] })
+  const acme: ProviderSpec = {
+    ...providers.fireworks,
+    id: 'acme',
+    label: 'Acme',
+    env: 'ACME_API_KEY',
+    classify: (answer) => answer.status >= 500 ? { cause: 'rejected' } : answer.status >= 400 ? { cause: 'limited' } : undefined
+  }
+  const { app } = await booted(t, { keys: [{ provider: acme, value: OLD, baseUrl: stub.url }], env: {}, probe: { interval: 0 } }, { logger: false }, (app) => {
+    app.post('/chat', async (_request, reply) => {
+      const res = await app.keyguard.fetch(stub.url + '/inference/v1/chat/completions', { method: 'POST', body: '{}' })
+      return reply.code(res.status).send(await res.text())
+    })
+  })
+  for (const mode of ['500', '400'] as const) {
+    stub.set(mode, { keys: [OLD] })
+    const res = await app.inject({ method: 'POST', url: '/chat' })
+    t.equal(res.statusCode, Number(mode), `${mode} passes through`)
+    t.notMatch(String(res.headers['content-type']), /problem\+json/)
+  }
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'the key is not suspected')
 })
