@@ -6,8 +6,8 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import keyguard from '../index.js'
 import type { BootRefusedError, KeySpec } from '../index.js'
-import { appWith, canary, leaks } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { appWith, booted, canary, leaks } from './helpers/app.js'
+import { stubFor } from './helpers/stub.js'
 import type { Mode } from './helpers/stub.js'
 
 const GOOD = 'fw_' + 'G'.repeat(32)
@@ -31,8 +31,7 @@ async function bootError (ready: PromiseLike<unknown>): Promise<BootRefusedError
 }
 
 test('a valid key boots, readiness passes and the transition is logged once at info', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD } })
   t.teardown(() => app.close())
   t.equal(app.keyguard.report().checks.fireworks?.cause, 'pending', 'pending before the first verdict')
@@ -57,8 +56,7 @@ const REFUSING: Array<[string, Mode, string, string]> = [
 
 for (const [row, mode, cause, reason] of REFUSING) {
   test(`cause table: ${row} refuses the boot with its cause and fix`, async (t) => {
-    const stub = await startStub({ mode })
-    t.teardown(() => stub.close())
+    const stub = await stubFor(t, { mode })
     const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD } })
     t.teardown(() => app.close())
     const err = await bootError(app.ready())
@@ -75,8 +73,7 @@ for (const [row, mode, cause, reason] of REFUSING) {
 }
 
 test('cause table: missing and malformed refuse the boot and send nothing', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const [env, cause] of [[{}, 'missing'], [{ FIREWORKS_API_KEY: 'fw_ab\u200bcdefghijklmnopqrstuv' }, 'malformed']] as const) {
     const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env })
     const err = await bootError(app.ready())
@@ -95,22 +92,16 @@ const BOOTING: Array<[string, Mode, string, string, number]> = [
 
 for (const [row, mode, cause, status, ready] of BOOTING) {
   test(`cause table: ${row} boots with a warning and readiness ${ready}`, async (t) => {
-    const stub = await startStub({ mode })
-    t.teardown(() => stub.close())
-    const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { retries: 0, interval: 0 } })
-    t.teardown(() => app.close())
-    await app.ready()
+    const stub = await stubFor(t, { mode })
+    const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { retries: 0, interval: 0 } })
     t.match(app.keyguard.report(), { status, checks: { fireworks: { cause, status } } })
     t.equal((await app.inject('/readyz')).statusCode, ready)
   })
 }
 
 test('cause table: unchecked (probe: false) boots without a request', async (t) => {
-  const stub = await startStub()
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url, probe: false }], env: { FIREWORKS_API_KEY: GOOD } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t)
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url, probe: false }], env: { FIREWORKS_API_KEY: GOOD } })
   t.match(app.keyguard.report().checks.fireworks, { cause: 'unchecked', reason: 'probe-disabled', status: 'pass' })
   t.equal(stub.hits, 0)
   const all = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY: GOOD }, probe: false })
@@ -120,8 +111,7 @@ test('cause table: unchecked (probe: false) boots without a request', async (t) 
 })
 
 test('cause table: an optional key that is absent is unchecked and the boot goes on', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { app } = await appWith({
     keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url, required: false }],
     env: { FIREWORKS_API_KEY: GOOD, OPENAI_KEY: 'x' }
@@ -142,8 +132,7 @@ test('cause table: an optional key that is absent is unchecked and the boot goes
 })
 
 test('onUnreachable decides the unreachable case', async (t) => {
-  const stub = await startStub({ mode: '503' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: '503' })
   const refuse = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, onUnreachable: 'refuse', probe: { retries: 0 } })
   const err = await bootError(refuse.app.ready())
   t.equal(err.checks[0]?.cause, 'unreachable')
@@ -162,8 +151,7 @@ test('onUnreachable decides the unreachable case', async (t) => {
 })
 
 test('faults #52: listen() rejects on a refused boot and the port is never opened', async (t) => {
-  const stub = await startStub()
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t)
   const port = await freePort()
   const app = Fastify()
   t.teardown(() => app.close())
@@ -177,8 +165,7 @@ test('faults #52: listen() rejects on a refused boot and the port is never opene
 })
 
 test('faults #19: a hanging stand-in makes ready() settle within the probe timeout plus a second, as unreachable', async (t) => {
-  const stub = await startStub({ mode: 'hang' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'hang' })
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 300, interval: 0 } })
   t.teardown(() => app.close())
   const started = performance.now()
@@ -190,17 +177,13 @@ test('faults #19: a hanging stand-in makes ready() settle within the probe timeo
 })
 
 test("faults #55: the probe's own deadline fires before Fastify's pluginTimeout", async (t) => {
-  const stub = await startStub({ mode: 'hang' })
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 60_000, interval: 0 } }, { pluginTimeout: 1500 })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t, { mode: 'hang' })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 60_000, interval: 0 } }, { pluginTimeout: 1500 })
   t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'timeout' }, 'not FST_ERR_HOOK_TIMEOUT')
 })
 
 test('keys are probed concurrently and reported separately', async (t) => {
-  const stub = await startStub({ mode: 'slow', delay: 150, keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'slow', delay: 150, keys: [GOOD] })
   const keys: KeySpec[] = []
   const env: Record<string, string> = {}
   for (let i = 1; i <= 50; i++) {
@@ -211,9 +194,7 @@ test('keys are probed concurrently and reported separately', async (t) => {
   const onWarning = (warning: Error): void => { warnings.push(warning) }
   process.on('warning', onWarning)
   t.teardown(() => { process.off('warning', onWarning) })
-  const { app } = await appWith({ keys, env, onInvalid: 'degrade', probe: { interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app } = await booted(t, { keys, env, onInvalid: 'degrade', probe: { interval: 0 } })
   t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning')
   const report = app.keyguard.report()
   t.equal(Object.keys(report.checks).length, 50)
@@ -225,11 +206,8 @@ test('keys are probed concurrently and reported separately', async (t) => {
 })
 
 test('degrade mode boots with a failing key; key() refuses a missing one', async (t) => {
-  const stub = await startStub()
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD }, onInvalid: 'degrade', probe: { interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t)
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD }, onInvalid: 'degrade', probe: { interval: 0 } })
   t.equal(app.keyguard.report().status, 'fail')
   t.equal(app.keyguard.key('fireworks'), BAD, 'a rejected key is still the current key; the gate decides')
   t.throws(() => app.keyguard.key('openai'), { code: 'FST_KEYGUARD_KEY_UNAVAILABLE', message: /OPENAI_API_KEY.*missing/ })
@@ -240,8 +218,7 @@ test('degrade mode boots with a failing key; key() refuses a missing one', async
 
 test('faults #71 #78: a canary key never appears in logs, errors, checks, report or the decorator', async (t) => {
   const key = canary()
-  const stub = await startStub({ mode: '401json' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: '401json' })
   const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key + '\n' } })
   t.teardown(() => app.close())
   const err = await bootError(app.ready())
@@ -260,8 +237,7 @@ test('faults #71 #78: a canary key never appears in logs, errors, checks, report
 })
 
 test('a refusal lists every failing key', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url }, { provider: 'groq', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD, OPENAI_API_KEY: 'changeme' } })
   t.teardown(() => app.close())
   const err = await bootError(app.ready())
@@ -270,17 +246,13 @@ test('a refusal lists every failing key', async (t) => {
 })
 
 test('with pluginTimeout 0 the probe has only its own deadline', async (t) => {
-  const stub = await startStub({ mode: 'hang' })
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 200, interval: 0 } }, { pluginTimeout: 0 })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t, { mode: 'hang' })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 200, interval: 0 } }, { pluginTimeout: 0 })
   t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'timeout' })
 })
 
 test('faults #27: the env option\'s proxy variables route the probe through undici\'s EnvHttpProxyAgent, closed with the app', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   let tunnels = 0
   const proxy = createHttpServer()
   proxy.on('connect', (_req, socket) => {
@@ -306,25 +278,19 @@ test('faults #27: the env option\'s proxy variables route the probe through undi
 })
 
 test('faults #90: an unexpected failure while checking is logged and reported, never thrown', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const dir = t.testdir({ 'env-dir': {} })
   // env-schema reads the .env path and throws EISDIR on a directory.
-  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, dotenv: `${dir}/env-dir`, probe: { interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, dotenv: `${dir}/env-dir`, probe: { interval: 0 } })
   t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'internal', status: 'warn' })
   const line = logs.records().find((r) => r.msg === 'fastify-keyguard: checking a key failed unexpectedly')
   t.match(line, { level: 50, err: { code: 'EISDIR' } })
 })
 
 test('dotenv: a .env file supplies keys; the env option wins over it', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const dir = t.testdir({ '.env': `FIREWORKS_API_KEY=${GOOD}\nOPENAI_API_KEY=${BAD}\n` })
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url, probe: false }], env: { OPENAI_API_KEY: 'sk-proj-' + 'Z'.repeat(40) }, dotenv: `${dir}/.env` })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }, { provider: 'openai', baseUrl: stub.url, probe: false }], env: { OPENAI_API_KEY: 'sk-proj-' + 'Z'.repeat(40) }, dotenv: `${dir}/.env` })
   t.equal(app.keyguard.key('fireworks'), GOOD, 'read from the .env file')
   t.equal(app.keyguard.key('openai'), 'sk-proj-' + 'Z'.repeat(40), 'the env option wins')
 })

@@ -19,7 +19,7 @@ import { main } from '../lib/cli/main.js'
 import { appWith, canary, leaks } from './helpers/app.js'
 import type { Logs } from './helpers/app.js'
 import { ensureBuilt, memoryIo, runCli } from './helpers/cli.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
 
 const PROBE = { interval: 0, retries: 0, timeout: 300 }
@@ -117,8 +117,7 @@ async function boot (sweep: Sweep, options: FastifyKeyguardOptions, fastify: Fas
 }
 
 test('faults #71 #72 #75 #76 #78 #81: canary sweep over every scenario and every output channel', async (t) => {
-  const stub = await startStub()
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t)
   const keyOf = (stubMode: () => void, key: string, extra: Partial<FastifyKeyguardOptions> = {}): FastifyKeyguardOptions => {
     stubMode()
     return { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE, ...extra }

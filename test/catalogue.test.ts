@@ -13,33 +13,27 @@ import { fingerprint } from '../index.js'
 import { probe } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
 import { echoes, scrubError } from '../lib/core/redact.js'
-import { appWith, canary, leaks, until } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { appWith, booted, canary, leaks, until } from './helpers/app.js'
+import type { Logs } from './helpers/app.js'
+import { startStub, stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
 
 const CHAT = '/inference/v1'
 const PROBE = { interval: 0, retries: 0, timeout: 1_000 }
 
-async function stubFor (t: Test, keys: string[]): Promise<Stub> {
-  const stub = await startStub({ mode: 'auth', keys })
-  t.teardown(() => stub.close())
-  return stub
-}
-
-async function booted (t: Test, stub: Stub, key: string, extra: Record<string, unknown> = {}, routes: (app: FastifyInstance) => void = () => {}): Promise<Awaited<ReturnType<typeof appWith>>> {
-  const out = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE, ...extra })
-  t.teardown(() => out.app.close())
-  routes(out.app)
-  await out.app.ready()
-  return out
+/** An app guarding `key` for fireworks at the stand-in (`booted`), with `extra` options. */
+async function guarding (
+  t: Test, stub: Stub, key: string, extra: Record<string, unknown> = {}, routes: (app: FastifyInstance) => void = () => {}
+): Promise<{ app: FastifyInstance, logs: Logs }> {
+  return booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE, ...extra }, {}, routes)
 }
 
 const chat = (client: OpenAI): Promise<unknown> => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
 
 test('faults #63 #75: an upstream request id that echoes the key reaches neither the problem nor the logs (SDK error and watching client)', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
-  const { app, logs } = await booted(t, stub, key, {}, (app) => {
+  const stub = await stubFor(t, { keys: [key] })
+  const { app, logs } = await guarding(t, stub, key, {}, (app) => {
     app.post('/sdk', async () => chat(new OpenAI({ apiKey: app.keyguard.key(), baseURL: stub.url + CHAT, maxRetries: 0 })))
     app.post('/watched', async () => chat(new OpenAI({ apiKey: app.keyguard.key(), baseURL: stub.url + CHAT, maxRetries: 0, fetch: app.keyguard.fetch })))
   })
@@ -83,22 +77,22 @@ test('faults #75: scrubError scrubs the message, the stack and the cause chain i
 
 test('faults #75: the probe drops an upstream request id that echoes the key', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
+  const stub = await stubFor(t, { keys: [key] })
   stub.set('custom', { status: 200, body: { models: [] }, headers: { 'x-request-id': key } })
-  const { app } = await booted(t, stub, key)
+  const { app } = await guarding(t, stub, key)
   t.same(leaks(JSON.stringify(app.keyguard.report()), key), [], 'report() holds no piece of the key')
 })
 
 test('faults #43 #75: a Content-Type that echoes the key never reaches the message of the check', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
+  const stub = await stubFor(t, { keys: [key] })
   stub.set('custom', { status: 200, body: 'x', contentType: `text/plain; ${key}` })
-  const { app, logs } = await booted(t, stub, key, { onUnreachable: 'degrade', onInvalid: 'degrade' })
+  const { app, logs } = await guarding(t, stub, key, { onUnreachable: 'degrade', onInvalid: 'degrade' })
   t.same(leaks(JSON.stringify(app.keyguard.report()) + logs.text(), key), [], 'no piece of the key in report() or logs')
 })
 
 test('faults #51: a Retry-After date is measured against the answer\'s own Date header, so a skewed clock does not matter', async (t) => {
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   const upstreamNow = Date.now() + 2 * 3_600_000 // the upstream's clock is 2 h ahead of ours
   stub.set('custom', { status: 429, body: {}, headers: { date: new Date(upstreamNow).toUTCString(), 'retry-after': new Date(upstreamNow + 30_000).toUTCString() } })
   const verdict = await probe(stub.url, providers.fireworks, canary(), { timeout: 1_000, retries: 0, signal: new AbortController().signal })
@@ -108,12 +102,12 @@ test('faults #51: a Retry-After date is measured against the answer\'s own Date 
 
 test('faults #53: a bad key under both policies: refuse never listens; degrade keeps liveness, fails readiness and 503s gated routes', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   const refused = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE })
   await t.rejects(refused.app.listen({ port: 0, host: '127.0.0.1' }), { code: 'FST_KEYGUARD_BOOT_REFUSED' })
   t.equal(refused.app.server.listening, false, 'refuse: the port never opened')
   await refused.app.close()
-  const { app } = await booted(t, stub, key, { onInvalid: 'degrade' }, (app) => {
+  const { app } = await guarding(t, stub, key, { onInvalid: 'degrade' }, (app) => {
     app.get('/chat', { config: { keyguard: 'fireworks' } }, async () => 'ran')
     app.get('/free', async () => 'ran')
   })
@@ -127,8 +121,8 @@ test('faults #53: a bad key under both policies: refuse never listens; degrade k
 
 test('faults #54: one transient failure between successes does not flip readiness (hysteresis)', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
-  const { app } = await booted(t, stub, key, { onUnreachable: 'degrade' })
+  const stub = await stubFor(t, { keys: [key] })
+  const { app } = await guarding(t, stub, key, { onUnreachable: 'degrade' })
   stub.set('503')
   await app.keyguard.recheck()
   t.equal((await app.inject('/readyz')).statusCode, 200, 'one 503 blip keeps readiness')
@@ -146,9 +140,9 @@ test('faults #54: one transient failure between successes does not flip readines
 test('faults #57 #76: health and problem bodies hold no address, upstream text or stack frame', async (t) => {
   for (const mode of ['cf52x', '401json'] as const) {
     const key = canary()
-    const stub = await stubFor(t, [key])
+    const stub = await stubFor(t, { keys: [key] })
     stub.set(mode)
-    const { app } = await booted(t, stub, key, { onInvalid: 'degrade', onUnreachable: 'degrade' }, (app) => {
+    const { app } = await guarding(t, stub, key, { onInvalid: 'degrade', onUnreachable: 'degrade' }, (app) => {
       app.get('/chat', { config: { keyguard: 'fireworks' } }, async () => 'ran')
     })
     for (const url of ['/readyz', '/livez', '/chat']) {
@@ -162,7 +156,7 @@ test('faults #57 #76: health and problem bodies hold no address, upstream text o
 })
 
 test('faults #60: probing a huge body does not block the event loop', async (t) => {
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   for (const mode of ['huge', 'longlist', 'gzipbomb'] as const) {
     stub.set(mode)
     // The stand-in builds its gzip bomb synchronously on first use, in this process: not the probe's doing.
@@ -178,11 +172,11 @@ test('faults #60: probing a huge body does not block the event loop', async (t) 
 
 test('faults #64: a network fault during a client request leaks no address or code', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
+  const stub = await stubFor(t, { keys: [key] })
   const closed = await startStub()
   const dead = closed.url
   await closed.close()
-  const { app } = await booted(t, stub, key, {}, (app) => {
+  const { app } = await guarding(t, stub, key, {}, (app) => {
     app.get('/call', async () => (await app.keyguard.fetch(dead + '/v1/models')).text())
   })
   const res = await app.inject('/call')
@@ -192,8 +186,8 @@ test('faults #64: a network fault during a client request leaks no address or co
 
 test('faults #64 #65: with problem.unavailable, upstream 429/503 and network faults during a client request become 503/502 problem+json with a sanitised Retry-After', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
-  const { app } = await booted(t, stub, key, { problem: { unavailable: true } }, (app) => {
+  const stub = await stubFor(t, { keys: [key] })
+  const { app } = await guarding(t, stub, key, { problem: { unavailable: true } }, (app) => {
     app.get('/call', async (_req, reply) => {
       const res = await app.keyguard.fetch(stub.url + CHAT + '/models')
       reply.code(res.status)
@@ -218,8 +212,8 @@ test('faults #64 #65: with problem.unavailable, upstream 429/503 and network fau
 
 test('faults #69: an application error handler that throws: Fastify\'s fallback answers 500 with no key and no upstream text', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
-  const { app, logs } = await booted(t, stub, key, {}, (app) => {
+  const stub = await stubFor(t, { keys: [key] })
+  const { app, logs } = await guarding(t, stub, key, {}, (app) => {
     app.setErrorHandler((err: Error) => { throw new Error(`handler broke on: ${err.message}`) })
     app.post('/sdk', async () => chat(new OpenAI({ apiKey: app.keyguard.key(), baseURL: stub.url + CHAT, maxRetries: 0 })))
     app.get('/plain', async () => { throw new Error(`upstream said: Invalid API key: ${app.keyguard.key()}`) })
@@ -236,7 +230,7 @@ test('faults #69: an application error handler that throws: Fastify\'s fallback 
 })
 
 test('faults #74: every provider\'s probe carries the key in a header, never in the URL', async (t) => {
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   stub.set('ok')
   for (const provider of Object.values(providers)) {
     const key = canary(provider.key?.prefixes?.[0] ?? 'k_')
@@ -249,8 +243,8 @@ test('faults #74: every provider\'s probe carries the key in a header, never in 
 
 test('faults #79: the fingerprint is the public prefix and four characters, and it is what the log shows', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [key])
-  const { logs } = await booted(t, stub, key)
+  const stub = await stubFor(t, { keys: [key] })
+  const { logs } = await guarding(t, stub, key)
   const fp = fingerprint(key, ['fw_'])
   t.match(fp, /^fw_…[A-Za-z0-9]{4}$/)
   t.same(leaks(fp, key), [], 'no 8-character piece')
@@ -259,16 +253,16 @@ test('faults #79: the fingerprint is the public prefix and four characters, and 
 
 test('faults #80: upstream text with line breaks never forges a log line', async (t) => {
   const key = canary()
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   stub.set('custom', { status: 401, contentType: 'text/plain', body: 'ok\n{"level":60,"msg":"forged"}\r\n\u001b[31mred' })
-  const { logs } = await booted(t, stub, key, { onInvalid: 'degrade' })
+  const { logs } = await guarding(t, stub, key, { onInvalid: 'degrade' })
   const records = logs.records()
   t.equal(records.length, logs.lines.length, 'every line is one JSON record')
   t.notOk(records.some((r) => r.msg === 'forged' || String(r.msg).includes('\u001b')), 'no forged record, no escape sequence')
 })
 
 test('faults #86: keyguard installs no signal listener; 20 apps created and closed leave the counts at baseline and warn nothing', async (t) => {
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
   const before = signals.map((s) => process.listenerCount(s))
   const warnings: string[] = []
@@ -285,10 +279,10 @@ test('faults #86: keyguard installs no signal listener; 20 apps created and clos
 })
 
 test('faults #85: the plugin exposes markShuttingDown() for a shutdown delay before close()', async (t) => {
-  const stub = await stubFor(t, [])
+  const stub = await stubFor(t, { keys: [] })
   const key = canary()
   stub.set('auth', { keys: [key] })
-  const { app } = await booted(t, stub, key, {}, (app) => { app.get('/work', async () => 'still serving') })
+  const { app } = await guarding(t, stub, key, {}, (app) => { app.get('/work', async () => 'still serving') })
   const before = (await app.inject('/readyz')).statusCode
   app.keyguard.markShuttingDown()
   t.equal((await app.inject('/readyz')).statusCode, 503, 'readiness fails at once')
@@ -299,7 +293,7 @@ test('faults #85: the plugin exposes markShuttingDown() for a shutdown delay bef
 
 test('faults #87: a rotated key that the provider rejects does not replace a working one (validate, then swap)', async (t) => {
   const [good, bad] = [canary(), canary()]
-  const stub = await stubFor(t, [good])
+  const stub = await stubFor(t, { keys: [good] })
   const dir = mkdtempSync(join(tmpdir(), 'keyguard-swap-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'key')
@@ -337,9 +331,7 @@ test('faults #99: a probe never queues behind user traffic stuck on the same ups
     for (const end of pending) end()
     return new Promise<void>((resolve) => server.close(() => resolve()))
   })
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: url }], env: { FIREWORKS_API_KEY: key }, probe: PROBE })
   const controller = new AbortController()
   const stuck = Array.from({ length: 50 }, () => app.keyguard.fetch(url + CHAT + '/chat/completions', { method: 'POST', signal: controller.signal }).catch(() => undefined))
   t.ok(await until(() => pending.size === 50), '50 user calls are stuck upstream')

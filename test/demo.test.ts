@@ -3,18 +3,14 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { SYNTHETIC_KEYS } from '../examples/stand-in.js'
+import { leaks } from './helpers/leak.js'
 
 // `npm run demo` is the README's first command: it must run on a fresh checkout with nothing set,
 // exit 0 by itself, show the problem documents, and never print a key.
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const LIMIT = 20_000
-
-/** Whether `text` holds any 8-character piece of `key`. */
-function leaks (text: string, key: string): boolean {
-  for (let i = 0; i + 8 <= key.length; i++) if (text.includes(key.slice(i, i + 8))) return true
-  return false
-}
+/** The demo takes about 1 s on an idle machine; ten times that under a loaded test run. */
+const LIMIT = 10_000
 
 t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key', async (t) => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
@@ -32,18 +28,14 @@ t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const started = performance.now()
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`the demo did not exit within ${LIMIT} ms:\n${output}`))
-    }, LIMIT)
-    child.once('exit', (exitCode) => {
-      clearTimeout(timer)
-      resolve(exitCode)
-    })
-  })
+  // The kill is only a safety net, well past the limit: a demo slower than LIMIT still exits, and the
+  // time assertion below fails with the time it took (a timer that rejected at LIMIT would fail first).
+  const killer = setTimeout(() => child.kill('SIGKILL'), 2 * LIMIT)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)))
+  clearTimeout(killer)
+  const took = performance.now() - started
   t.equal(code, 0, 'exits 0 by itself')
-  t.ok(performance.now() - started < LIMIT, 'within the time limit')
+  t.ok(took < LIMIT, `within ${LIMIT} ms: took ${Math.round(took)} ms`)
   t.match(output, /← 503 /, 'a 503 exchange')
   t.match(output, /← 502 /, 'a 502 exchange')
   t.match(output, 'content-type: application/problem+json')
@@ -54,6 +46,6 @@ t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key
   t.match(output, '127.0.0.1')
   t.notMatch(output, /demo expectation failed|Error:/, 'no failed expectation')
   for (const [name, key] of Object.entries(SYNTHETIC_KEYS)) {
-    t.notOk(leaks(output, key), `no piece of the ${name} key`)
+    t.same(leaks(output, key), [], `no piece of the ${name} key`)
   }
 })

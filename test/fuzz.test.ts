@@ -16,7 +16,7 @@ import { parseRetryAfter } from '../lib/core/retry-after.js'
 import { CAUSES, classify, describe } from '../lib/core/verdict.js'
 import type { Verdict } from '../lib/core/verdict.js'
 import { appWith, canary, leaks } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 
 /** Fixed, so a run is reproducible; set KEYGUARD_FUZZ_SEED to explore further. */
 const SEED = Number(process.env.KEYGUARD_FUZZ_SEED ?? 20_261_126)
@@ -79,8 +79,7 @@ test('fuzz: inspect() over key values never throws, refuses with a cause from th
 
 test('fuzz: a full plugin boot with generated key values: boots or refuses cleanly, sends only a clean key, logs no piece of it', async (t) => {
   const key = canary()
-  const stub = await startStub({ mode: 'auth', keys: [key] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'auth', keys: [key] })
   await fc.assert(fc.asyncProperty(keyValues(key), async (value) => {
     const before = stub.hits
     const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: value }, probe: { interval: 0, retries: 0, timeout: 1_000 } })

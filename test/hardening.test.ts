@@ -20,9 +20,9 @@ import { providers } from '../lib/providers/index.js'
 import { echoes, requestIdOf, safeName, scrub, SecretForms } from '../lib/core/redact.js'
 import { classify, describe as describeVerdict, statusOf } from '../lib/core/verdict.js'
 import type { Cause } from '../lib/core/verdict.js'
-import { appWith, leaks, logs, until } from './helpers/app.js'
+import { appWith, booted, leaks, logs, until } from './helpers/app.js'
 import { childEnv, memoryIo } from './helpers/cli.js'
-import { startStub } from './helpers/stub.js'
+import { startStub, stubFor } from './helpers/stub.js'
 
 const KEY = 'fw_' + 'K'.repeat(8) + 'q1w2e3r4t5y6u7i8o9p0'
 /** A key of the custom provider below. */
@@ -57,11 +57,8 @@ const throwers: Record<string, () => unknown> = {
 
 for (const [kind, callback] of Object.entries(throwers)) {
   test(`hardening #1: onChange that ${kind} is logged once with { err }, at boot and on a later change; the server stays up`, async (t) => {
-    const stub = await startStub({ keys: [KEY] })
-    t.teardown(() => stub.close())
-    const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 0 }, onInvalid: 'degrade', onChange: callback as never })
-    t.teardown(() => app.close())
-    await app.ready()
+    const stub = await stubFor(t, { keys: [KEY] })
+    const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 0 }, onInvalid: 'degrade', onChange: callback as never })
     const failures = (): Array<Record<string, unknown>> => logs.records().filter((r) => /onChange callback/.test(String(r.msg)))
     t.ok(await until(() => failures().length === 1), 'logged at boot')
     stub.set('401json')
@@ -78,8 +75,7 @@ for (const [kind, callback] of Object.entries(throwers)) {
 }
 
 test('hardening #1: property — any throwing or rejecting onChange is logged once per change, never an unhandled rejection', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
   process.on('unhandledRejection', onUnhandled)
@@ -110,11 +106,8 @@ const verdicts: Record<string, ProviderSpec['classify']> = {
 
 for (const [kind, classify] of Object.entries(verdicts)) {
   test(`hardening #1: a custom classify returning ${kind} is a safe verdict at ready() and on timer rechecks`, async (t) => {
-    const stub = await startStub({ keys: [ACME] })
-    t.teardown(() => stub.close())
-    const { app, logs } = await appWith({ keys: [{ provider: custom(stub.url, classify) }], env: { ACME_API_KEY: ACME }, probe: { interval: 20, jitter: 0 }, onInvalid: 'degrade' })
-    t.teardown(() => app.close())
-    await app.ready()
+    const stub = await stubFor(t, { keys: [ACME] })
+    const { app, logs } = await booted(t, { keys: [{ provider: custom(stub.url, classify) }], env: { ACME_API_KEY: ACME }, probe: { interval: 20, jitter: 0 }, onInvalid: 'degrade' })
     const check = app.keyguard.report().checks.acme
     t.ok(['unreachable', 'rejected', 'limited'].includes(check?.cause as string), `cause ${check?.cause as string}`)
     t.equal(typeof check?.message, 'string')
@@ -128,8 +121,7 @@ for (const [kind, classify] of Object.entries(verdicts)) {
 }
 
 test('hardening #1: a custom valid() that throws or returns a Promise is no valid key', async (t) => {
-  const stub = await startStub({ keys: [ACME] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [ACME] })
   for (const valid of [() => { throw new Error('valid bug') }, async () => true]) {
     const { app, logs } = await appWith({ keys: [{ provider: custom(stub.url, undefined, { valid: valid as never }) }], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
     await app.ready()
@@ -190,27 +182,21 @@ test('hardening #2: a key in the env slot, the name slot or a _FILE variable is 
     await app.close()
     t.same(leaks(message + captured.text(), KEY), [], JSON.stringify(spec).slice(0, 30))
   }
-  const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: KEY }, onInvalid: 'degrade' })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app, logs: captured } = await booted(t, { keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: KEY }, onInvalid: 'degrade' })
   const report = JSON.stringify(app.keyguard.report())
   t.match(report, /file-missing/)
   t.same(leaks(report + captured.text(), KEY), [], 'a key in the _FILE variable is not printed as a path')
 })
 
 test('hardening #2: a variable whose name is a key is not offered by name', async (t) => {
-  const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { [`FIREWORKS_KEY_${KEY}`]: 'x', FIREWORKS_KEY: 'y' }, onInvalid: 'degrade' })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app, logs: captured } = await booted(t, { keys: ['fireworks'], env: { [`FIREWORKS_KEY_${KEY}`]: 'x', FIREWORKS_KEY: 'y' }, onInvalid: 'degrade' })
   const message = app.keyguard.report().checks.fireworks?.message
   t.match(message, /FIREWORKS_KEY, \(a variable whose name looks like a key, \d+ characters\)/)
   t.same(leaks(String(message) + captured.text(), KEY), [])
 })
 
 test('hardening #2: key(KEY) and recheck(KEY) never print the key', async (t) => {
-  const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY: KEY }, probe: false })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app, logs: captured } = await booted(t, { keys: ['fireworks'], env: { FIREWORKS_API_KEY: KEY }, probe: false })
   const errors: string[] = []
   try { app.keyguard.key(KEY) } catch (err) { errors.push(String((err as Error).message)) }
   await app.keyguard.recheck(KEY).catch((err: Error) => errors.push(err.message))
@@ -299,11 +285,8 @@ test('hardening #3: keys shorter than 8 characters are scrubbed too', async (t) 
 
 test('hardening #3: a redirect to a host that echoes the key does not print it', async (t) => {
   const key = 'sk-' + 'abcdef0123456789'.repeat(2)
-  const stub = await startStub({ mode: 'redirect', location: `https://${key.slice(3)}.evil.example/x` })
-  t.teardown(() => stub.close())
-  const { app, logs: captured } = await appWith({ keys: [{ provider: 'deepseek', baseUrl: stub.url }], env: { DEEPSEEK_API_KEY: key }, probe: { interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t, { mode: 'redirect', location: `https://${key.slice(3)}.evil.example/x` })
+  const { app, logs: captured } = await booted(t, { keys: [{ provider: 'deepseek', baseUrl: stub.url }], env: { DEEPSEEK_API_KEY: key }, probe: { interval: 0 } })
   const check = app.keyguard.report().checks.deepseek
   t.equal(check?.reason, 'redirect')
   t.same(leaks(JSON.stringify(check) + captured.text(), key), [])
@@ -328,9 +311,7 @@ test('hardening #4: a KeySpec whose baseUrl comes from its prototype never sends
   const honest = await startStub({ keys: [ACME] })
   t.teardown(async () => { await evil.close(); await honest.close() })
   const spec = Object.assign(Object.create({ baseUrl: evil.url, value: 'fw_' + 'P'.repeat(30) }) as KeySpec, { provider: custom(honest.url) })
-  const { app } = await appWith({ keys: [spec], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  await booted(t, { keys: [spec], env: { ACME_API_KEY: ACME }, probe: { interval: 0 } })
   t.equal(evil.hits(), 0, 'zero hits on the prototype origin')
   t.equal(honest.hits, 1, 'the probe went to the own baseUrl')
   t.equal(honest.lastKey(), ACME, 'and the prototype value was not used')
@@ -418,9 +399,7 @@ test('hardening #5: the secret-forms cache belongs to one Guard and is emptied o
 test('hardening #6: a 50 MB value is refused fast, as too long', async (t) => {
   const huge = 'fw_' + 'a'.repeat(50 * 1024 * 1024)
   const started = performance.now()
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', value: huge }], onInvalid: 'degrade', probe: { interval: 0 } }, { logger: false })
-  t.teardown(() => app.close())
-  await app.ready()
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: huge }], onInvalid: 'degrade', probe: { interval: 0 } }, { logger: false })
   const took = performance.now() - started
   t.equal(app.keyguard.report().checks.fireworks?.reason, 'too-long')
   t.ok(took < 500, `refused in ${Math.round(took)} ms`)
@@ -445,8 +424,7 @@ test('hardening #6: _FILE paths with control characters are escaped in every mes
 // 7. Readiness tells strangers nothing
 
 test('hardening #7: the anonymous /readyz body is { status } only; ?verbose adds per-check status and cause', async (t) => {
-  const stub = await startStub({ mode: '401json' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: '401json' })
   const options: FastifyKeyguardOptions = { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, onInvalid: 'degrade', probe: { interval: 0 } }
   const { app } = await appWith(options)
   t.teardown(() => app.close())

@@ -2,15 +2,14 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import keyguard from '../index.js'
 import { request } from 'node:http'
-import { appWith, canary, leaks, until } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { appWith, booted, canary, leaks, until } from './helpers/app.js'
+import { stubFor } from './helpers/stub.js'
 
 const GOOD = 'fw_' + 'H'.repeat(32)
 const BAD = 'fw_' + 'J'.repeat(32)
 
 test('faults #49 #57: /livez is 200 whatever the key; /readyz follows it in health+json', async (t) => {
-  const stub = await startStub({ mode: '401json' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: '401json' })
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD }, onInvalid: 'degrade', probe: { interval: 0 } })
   t.teardown(() => app.close())
   const live = await app.inject('/livez')
@@ -30,8 +29,7 @@ test('faults #49 #57: /livez is 200 whatever the key; /readyz follows it in heal
 })
 
 test('a passing key: /readyz 200 without output; a warning stays 200', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { interval: 0 } })
   t.teardown(() => app.close())
   const ready = await app.inject('/readyz?verbose')
@@ -47,8 +45,7 @@ test('a passing key: /readyz 200 without output; a warning stays 200', async (t)
 })
 
 test('faults #58: HEAD answers the same status without a body; POST is 404', async (t) => {
-  const stub = await startStub()
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t)
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: BAD }, onInvalid: 'degrade', probe: { interval: 0 } })
   t.teardown(() => app.close())
   const ready = await app.inject({ method: 'HEAD', url: '/readyz' })
@@ -61,8 +58,7 @@ test('faults #58: HEAD answers the same status without a body; POST is 404', asy
 })
 
 test('details: false leaves only status; paths are configurable and can be disabled', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, health: { details: false, ready: '/health/ready', live: false } })
   t.teardown(() => app.close())
   const ready = await app.inject('/health/ready')
@@ -83,11 +79,8 @@ test('details: false leaves only status; paths are configurable and can be disab
 })
 
 test('faults #50 #93: 10 000 readiness and liveness hits cause zero upstream requests', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD } }, { logger: false })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD } }, { logger: false })
   const before = stub.hits
   const statuses = new Set<number>()
   for (let batch = 0; batch < 100; batch++) {
@@ -99,11 +92,8 @@ test('faults #50 #93: 10 000 readiness and liveness hits cause zero upstream req
 })
 
 test('faults #50: readiness answers at once while a recheck hangs', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 2000, interval: 0 } })
-  t.teardown(() => app.close())
-  await app.ready()
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { timeout: 2000, interval: 0 } })
   stub.set('hang')
   const pending = app.keyguard.recheck()
   await until(() => stub.hits === 2)
@@ -115,8 +105,7 @@ test('faults #50: readiness answers at once while a recheck hangs', async (t) =>
 })
 
 test('faults #59: readiness turns 503 as soon as the server starts closing', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify({ return503OnClosing: false })
   await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { interval: 0 } })
   const get = (url: string): Promise<number> => new Promise((resolve, reject) => {
@@ -131,8 +120,7 @@ test('faults #59: readiness turns 503 as soon as the server starts closing', asy
 })
 
 test('faults #56: an application auth hook can skip the health routes by their route config', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD } })

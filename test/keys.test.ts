@@ -7,7 +7,7 @@ import { foreignPrefixes, providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
 import { describe } from '../lib/core/verdict.js'
 import { ALL, FORMATS, adminGuard, checkFormats, watchNetwork } from './helpers/keys.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 
 // The suite's share of the property; `npm run fuzz:keys` runs a million of each (bench/fuzz-keys.ts).
 const RUNS = Number(process.env.KEYGUARD_KEY_RUNS ?? 20_000)
@@ -20,8 +20,7 @@ test('every shipped provider has its issued key formats listed for the property'
 })
 
 test('the network watch sees a real connection (so a zero below means none was made)', async (t) => {
-  const stub = await startStub({ mode: 'ok' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'ok' })
   const net = watchNetwork()
   await (await fetch(stub.url + '/v1/models')).text()
   t.ok(net.stop() >= 1)
@@ -99,8 +98,7 @@ test('admin keys: refused offline in the inference slot with what to use instead
     t.same(inspect(key, adminGuard(provider), ALL, foreignPrefixes), { ok: true, key, notes: [] }, 'a spec guarding admin keys on purpose takes it')
     t.match(inspect(key, { ...provider, key: { ...provider.key, adminPrefixes: 'sk-' as unknown as string[] } }, ALL), { ok: true }, 'malformed adminPrefixes are ignored')
   }
-  const stub = await startStub({ mode: 'ok' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'ok' })
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(keyguard, { keys: [{ provider: 'openai', baseUrl: stub.url }], env: { OPENAI_API_KEY: cases[0]?.[1] }, probe: { retries: 0, interval: 0 } })

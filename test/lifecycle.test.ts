@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import type { Change } from '../index.js'
-import { appWith, until } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { appWith, booted, until } from './helpers/app.js'
+import { stubFor } from './helpers/stub.js'
 
 const KEY = 'fw_' + 'E'.repeat(32)
 
@@ -51,8 +53,7 @@ test('faults #84: SIGTERM while the boot probe hangs: the boot deadline bounds t
 })
 
 test('faults #82: after close() no keyguard timer or socket is left and no further probe happens', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const baseline = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 20, jitter: 0 } }, { logger: false })
   await app.ready()
@@ -66,8 +67,7 @@ test('faults #82: after close() no keyguard timer or socket is left and no furth
 })
 
 test('a recheck that finishes after close changes nothing and fires no event', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const changes: Change[] = []
   const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 0 }, onChange: (_r, change) => changes.push(change) })
   await app.ready()
@@ -85,8 +85,7 @@ test('a recheck that finishes after close changes nothing and fires no event', a
 })
 
 test('faults #92: two apps in one process are independent; closing one leaves the other probing', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const a = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 0 } }, { logger: false })
   const b = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 20, jitter: 0 } }, { logger: false })
   t.teardown(() => b.app.close())
@@ -99,18 +98,22 @@ test('faults #92: two apps in one process are independent; closing one leaves th
 })
 
 test('faults #90: a rejection inside the background loop never escapes', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
   process.on('unhandledRejection', onUnhandled)
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
-  const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: KEY }, probe: { interval: 20, jitter: 0 }, dotenv: '/nonexistent/dir/.env' })
-  t.teardown(() => app.close())
-  await app.ready()
-  stub.set('garbage')
-  await new Promise((resolve) => setTimeout(resolve, 150))
-  t.same(unhandled, [])
-  t.equal(app.keyguard.report().checks.fireworks?.cause, 'unreachable')
-  t.ok(logs.lines.length > 0)
+  // The .env file reads at boot; then it becomes a directory, so the next background recheck rejects
+  // inside the check itself (env-schema throws EISDIR), with no caller awaiting it.
+  const dir = t.testdir({ '.env': `FIREWORKS_API_KEY=${KEY}\n` })
+  const dotenv = join(dir, '.env')
+  const { app, logs } = await booted(t, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: {}, probe: { interval: 50, jitter: 0 }, dotenv })
+  t.equal(app.keyguard.report().checks.fireworks?.cause, 'valid', 'the boot read the .env file')
+  rmSync(dotenv)
+  mkdirSync(dotenv)
+  const failed = (): Array<Record<string, unknown>> => logs.records().filter((r) => r.msg === 'fastify-keyguard: checking a key failed unexpectedly')
+  t.ok(await until(() => failed().length > 0 || unhandled.length > 0), 'a background recheck rejected')
+  t.same(unhandled.map(String), [], 'no unhandled rejection')
+  t.match(failed()[0], { level: 50, err: { code: 'EISDIR' } }, 'the rejection was caught and logged')
+  t.match(app.keyguard.report().checks.fireworks, { cause: 'unreachable', reason: 'internal' }, 'and turned into a verdict')
 })

@@ -6,18 +6,11 @@ import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
 import { BODY_CAP, RETRY_AFTER_CAP, probe, probeUrl, sleep } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
-import { startStub } from './helpers/stub.js'
-import type { Mode, Stub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 import { render, settings, via } from './helpers/probe.js'
 
 const KEY = 'sk-proj-SYNTHETICtestkey0000000000000000000000'
 const openai = providers.openai
-
-async function stubFor (t: Test, mode: Mode = 'auth', options = {}): Promise<Stub> {
-  const stub = await startStub({ mode, keys: [KEY], ...options })
-  t.teardown(() => stub.close())
-  return stub
-}
 
 /** Both transports: node:http(s) by default, and an injected undici Agent. */
 function transports (t: Test): Array<[string, Dispatcher | undefined]> {
@@ -27,7 +20,7 @@ function transports (t: Test): Array<[string, Dispatcher | undefined]> {
 }
 
 test('faults #33: a 200 with the expected JSON is valid, with latency and request id', async (t) => {
-  const stub = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher))
     t.equal(verdict.cause, 'valid', name)
@@ -41,7 +34,7 @@ test('faults #33: a 200 with the expected JSON is valid, with latency and reques
 })
 
 test('faults #98: the probe is a GET without a body, asks for identity encoding and carries the key in its header', async (t) => {
-  const stub = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY] })
   for (const [, dispatcher] of transports(t)) {
     await probe(stub.url, openai, KEY, via(dispatcher, { userAgent: 'keyguard-test' }))
     const req = stub.requests.at(-1)
@@ -58,7 +51,7 @@ test('faults #98: the probe is a GET without a body, asks for identity encoding 
 })
 
 test('faults #98: Cohere is probed with POST {} to check-api-key', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   const key = 'a'.repeat(40)
   stub.options.keys = [key]
   const verdict = await probe(stub.url, providers.cohere, key, settings())
@@ -71,7 +64,7 @@ test('faults #98: Cohere is probed with POST {} to check-api-key', async (t) => 
 })
 
 test('faults #34: a 401 with a JSON body is rejected, without the upstream text', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   const bad = 'sk-proj-SYNTHETICrevoked0000000000000000000'
   for (const [name, dispatcher] of transports(t)) {
     const verdict = await probe(stub.url, openai, bad, via(dispatcher))
@@ -85,7 +78,7 @@ test('faults #34: a 401 with a JSON body is rejected, without the upstream text'
 })
 
 test('faults #35: a 401 as text, HTML, empty or lying JSON is still rejected', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   for (const mode of ['401text', '401html', '401empty', '401lying', '401json'] as const) {
     stub.set(mode)
     for (const [name, dispatcher] of transports(t)) {
@@ -97,7 +90,7 @@ test('faults #35: a 401 as text, HTML, empty or lying JSON is still rejected', a
 })
 
 test('faults #36: a 403 from the API is forbidden; a Cloudflare HTML 403 is not a key verdict', async (t) => {
-  const stub = await stubFor(t, '403json')
+  const stub = await stubFor(t, { mode: '403json', keys: [KEY] })
   let verdict = await probe(stub.url, openai, KEY, settings())
   t.equal(verdict.cause, 'forbidden')
   t.equal(verdict.reason, 'forbidden')
@@ -113,7 +106,7 @@ test('faults #36: a 403 from the API is forbidden; a Cloudflare HTML 403 is not 
 })
 
 test('faults #37: a 429 is limited, and its Retry-After is kept (capped)', async (t) => {
-  const stub = await stubFor(t, '429', { retryAfter: '2' })
+  const stub = await stubFor(t, { mode: '429', keys: [KEY], retryAfter: '2' })
   const verdict = await probe(stub.url, openai, KEY, settings())
   t.equal(verdict.cause, 'limited')
   t.equal(verdict.reason, 'rate-limited')
@@ -126,7 +119,7 @@ test('faults #37: a 429 is limited, and its Retry-After is kept (capped)', async
 })
 
 test('faults #38: every Retry-After form reaches the verdict through a real answer', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   // The stub's own Date header is the base, so a skewed local clock would not matter.
   const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 30_000)
   const imf = at.toUTCString()
@@ -151,7 +144,7 @@ test('faults #38: every Retry-After form reaches the verdict through a real answ
 })
 
 test('faults #46: a 402 is limited (billing), never rejected', async (t) => {
-  const stub = await stubFor(t, '402')
+  const stub = await stubFor(t, { mode: '402', keys: [KEY] })
   const verdict = await probe(stub.url, openai, KEY, settings())
   t.equal(verdict.cause, 'limited')
   t.equal(verdict.reason, 'billing')
@@ -159,7 +152,7 @@ test('faults #46: a 402 is limited (billing), never rejected', async (t) => {
 })
 
 test('faults #39: 5xx answers are retried, with the retries visible on the stub', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   for (const mode of ['500', '502', '503'] as const) {
     stub.set(mode, { retryAfter: '0' })
     const before = stub.hits
@@ -178,7 +171,7 @@ test('faults #39: 5xx answers are retried, with the retries visible on the stub'
 })
 
 test('faults #40: a Cloudflare 52x HTML page is unreachable (cdn) and retried', async (t) => {
-  const stub = await stubFor(t, 'cf52x')
+  const stub = await stubFor(t, { mode: 'cf52x', keys: [KEY] })
   const verdict = await probe(stub.url, openai, KEY, settings({ retries: 1 }))
   t.equal(verdict.cause, 'unreachable')
   t.equal(verdict.reason, 'cdn')
@@ -188,8 +181,8 @@ test('faults #40: a Cloudflare 52x HTML page is unreachable (cdn) and retried', 
 })
 
 test('faults #41: a redirect to another origin is never followed, so the key never reaches it', async (t) => {
-  const stub = await stubFor(t)
-  const other = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { keys: [KEY] })
+  const other = await stubFor(t, { mode: 'ok', keys: [KEY] })
   const target = other.url.replace('127.0.0.1', 'localhost')
   for (const status of [301, 302, 307, 308]) {
     stub.set('redirect', { status, location: `${target}/v1/models?next=1` })
@@ -210,7 +203,7 @@ test('faults #41: a redirect to another origin is never followed, so the key nev
 })
 
 test('faults #42: a 404 or 405 on the probe path is a configuration fault, not a key verdict', async (t) => {
-  const stub = await stubFor(t, '404')
+  const stub = await stubFor(t, { mode: '404', keys: [KEY] })
   let verdict = await probe(stub.url, openai, KEY, settings())
   t.equal(verdict.reason, 'not-found')
   t.match(render(t, verdict, openai, KEY).fix, /baseUrl/)
@@ -228,7 +221,7 @@ test('faults #42: a 404 or 405 on the probe path is a configuration fault, not a
 })
 
 test('faults #43 / #30: a captive portal or a 200 of the wrong shape is never valid', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   for (const mode of ['captive', 'wrongshape'] as const) {
     stub.set(mode)
     const verdict = await probe(stub.url, openai, KEY, settings())
@@ -254,7 +247,7 @@ test('faults #43 / #30: a captive portal or a 200 of the wrong shape is never va
 })
 
 test('faults #44: a huge body is read only up to BODY_CAP, fast', async (t) => {
-  const stub = await stubFor(t, 'huge')
+  const stub = await stubFor(t, { mode: 'huge', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const started = performance.now()
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher, { timeout: 2000 }))
@@ -268,7 +261,7 @@ test('faults #44: a huge body is read only up to BODY_CAP, fast', async (t) => {
 })
 
 test('faults #45: a gzip bomb is never inflated', async (t) => {
-  const stub = await stubFor(t, 'gzipbomb')
+  const stub = await stubFor(t, { mode: 'gzipbomb', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher, { timeout: 2000 }))
     t.equal(verdict.cause, 'unreachable', name)
@@ -278,7 +271,7 @@ test('faults #45: a gzip bomb is never inflated', async (t) => {
 })
 
 test('faults #19: a server that never answers settles at the attempt deadline, as timeout, not retried', async (t) => {
-  const stub = await stubFor(t, 'hang')
+  const stub = await stubFor(t, { mode: 'hang', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const before = stub.hits
     const started = performance.now()
@@ -293,7 +286,7 @@ test('faults #19: a server that never answers settles at the attempt deadline, a
 })
 
 test('faults #21: a trickling body is cut by the attempt deadline', async (t) => {
-  const stub = await stubFor(t, 'trickle')
+  const stub = await stubFor(t, { mode: 'trickle', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const started = performance.now()
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher, { timeout: 250 }))
@@ -304,7 +297,7 @@ test('faults #21: a trickling body is cut by the attempt deadline', async (t) =>
 })
 
 test('faults #20: a body that stalls after the headers ends at the deadline', async (t) => {
-  const stub = await stubFor(t, 'stall')
+  const stub = await stubFor(t, { mode: 'stall', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher, { timeout: 200 }))
     t.equal(verdict.reason, 'timeout', name)
@@ -312,7 +305,7 @@ test('faults #20: a body that stalls after the headers ends at the deadline', as
 })
 
 test('faults #22: a reset and a close before the answer are transient network faults', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   for (const [mode, reasons] of [['rst', ['reset']], ['fin', ['closed']], ['clmismatch', ['reset', 'closed']]] as const) {
     stub.set(mode)
     for (const [name, dispatcher] of transports(t)) {
@@ -327,7 +320,7 @@ test('faults #22: a reset and a close before the answer are transient network fa
 })
 
 test('faults #25: non-HTTP bytes are a protocol fault', async (t) => {
-  const stub = await stubFor(t, 'garbage')
+  const stub = await stubFor(t, { mode: 'garbage', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const verdict = await probe(stub.url, openai, KEY, via(dispatcher))
     t.equal(verdict.reason, 'protocol', name)
@@ -336,7 +329,7 @@ test('faults #25: non-HTTP bytes are a protocol fault', async (t) => {
 })
 
 test('faults #26: oversized headers and bad chunked framing are protocol faults', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY] })
   for (const mode of ['bighdr', 'badchunk'] as const) {
     stub.set(mode)
     for (const [name, dispatcher] of transports(t)) {
@@ -382,7 +375,7 @@ test('faults #23: DNS failures (EAI_AGAIN, ENOTFOUND) through an injected lookup
 })
 
 test('an injected undici Agent is used, and so is a dispatcher without .request', async (t) => {
-  const stub = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY] })
   const agent = new Agent()
   t.teardown(() => agent.destroy())
   let dispatched = 0
@@ -401,7 +394,7 @@ test('an injected undici Agent is used, and so is a dispatcher without .request'
 })
 
 test('faults #32: the close signal aborts a probe at once, as aborted', async (t) => {
-  const stub = await stubFor(t, 'hang')
+  const stub = await stubFor(t, { mode: 'hang', keys: [KEY] })
   for (const [name, dispatcher] of transports(t)) {
     const controller = new AbortController()
     const started = performance.now()
@@ -428,7 +421,7 @@ test('faults #32: the close signal aborts a probe at once, as aborted', async (t
 })
 
 test('the whole-probe deadline stops retries', async (t) => {
-  const stub = await stubFor(t, '500')
+  const stub = await stubFor(t, { mode: '500', keys: [KEY] })
   let started = performance.now()
   let verdict = await probe(stub.url, openai, KEY, settings({ retries: 10, random: () => 1, deadline: started + 400 }))
   t.ok(performance.now() - started < 500, 'ended by the deadline')
@@ -451,7 +444,7 @@ test('the whole-probe deadline stops retries', async (t) => {
 })
 
 test('retries use capped, jittered backoff from the random source', async (t) => {
-  const stub = await stubFor(t, '502')
+  const stub = await stubFor(t, { mode: '502', keys: [KEY] })
   const draws: number[] = []
   const started = performance.now()
   await probe(stub.url, openai, KEY, settings({ retries: 2, random: () => { draws.push(0.1); return 0.1 } }))
@@ -467,7 +460,7 @@ test('retries use capped, jittered backoff from the random source', async (t) =>
 })
 
 test('faults #47: bodies are always consumed or destroyed, so one connection serves many probes', async (t) => {
-  const stub = await stubFor(t, '401json')
+  const stub = await stubFor(t, { mode: '401json', keys: [KEY] })
   const agent = new Agent({ connections: 1 })
   t.teardown(() => agent.destroy())
   const started = performance.now()
@@ -480,7 +473,7 @@ test('faults #47: bodies are always consumed or destroyed, so one connection ser
 })
 
 test('the request id is kept only when it looks like one', async (t) => {
-  const stub = await stubFor(t, 'ok', { headers: { 'request-id': 'req_011abc' } })
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY], headers: { 'request-id': 'req_011abc' } })
   t.equal((await probe(stub.url, providers.anthropic, KEY, settings())).requestId, 'req_stub_1', 'x-request-id first')
   stub.set('custom', { status: 200, body: { data: [] } })
   t.equal((await probe(stub.url, openai, KEY, settings())).requestId, 'req_011abc')
@@ -494,7 +487,7 @@ test('probeUrl keeps the base path and never lets the path change the host', asy
   const tricky = probeUrl('https://api.openai.com//evil.example', openai)
   t.equal(tricky.host, 'api.openai.com')
   // Through a real probe: the stub on 127.0.0.1 gets it, not a host named in the path.
-  const stub = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY] })
   t.equal((await probe(`${stub.url}//localhost:1`, openai, KEY, settings())).cause, 'valid')
   t.equal(stub.requests[0]?.path, '//localhost:1/v1/models')
 })
@@ -515,7 +508,7 @@ test('sleep waits, ends early on abort, and at once when already aborted', async
 })
 
 test('faults #18: an answer that arrives after the deadline is dropped and its body destroyed', async (t) => {
-  const stub = await stubFor(t, 'ok')
+  const stub = await stubFor(t, { mode: 'ok', keys: [KEY] })
   const agent = new Agent()
   t.teardown(() => agent.destroy())
   let late: Dispatcher.ResponseData | undefined

@@ -6,33 +6,18 @@ import type { Test } from 'tap'
 import keyguard, { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, PROBLEM_TYPES } from '../index.js'
 import type { FastifyKeyguardOptions } from '../index.js'
 import { instanceOf, problemDocument, sendProblem } from '../lib/fastify/problem.js'
-import { logs } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { booted, logs } from './helpers/app.js'
+import { stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
 
 const KEY = 'fw_' + 'q7Zt4Vb9Lm2Xc8Rn5Hj3Wd6Kp1Fs0Gy'
 const OTHER = 'fw_' + 'Hx2Wq9Ld4Rt7Mv1Bn6Kc3Pz8Gs5Jy0Fa'
 const MEMBERS = ['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId', 'key', 'provider', 'upstreamRequestId']
 
-async function stubFor (t: Test, keys = [KEY, OTHER]): Promise<Stub> {
-  const stub = await startStub({ mode: 'auth', keys })
-  t.teardown(() => stub.close())
-  return stub
-}
-
 /** An app guarding `fireworks` (and `backup` when asked) at the stand-in; `routes` runs before `ready()`. */
 async function appFor (t: Test, stub: Stub, options: Partial<FastifyKeyguardOptions> = {}, routes: (app: FastifyInstance) => void = () => {}): Promise<FastifyInstance> {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(keyguard, {
-    keys: [{ name: 'fireworks', value: KEY, baseUrl: stub.url }],
-    env: {},
-    probe: { interval: 0, retries: 0, timeout: 2_000 },
-    ...options
-  })
-  routes(app)
-  await app.ready()
-  return app
+  const base = { keys: [{ name: 'fireworks', value: KEY, baseUrl: stub.url }], env: {}, probe: { interval: 0, retries: 0, timeout: 2_000 } }
+  return (await booted(t, { ...base, ...options }, { logger: false }, routes)).app
 }
 
 const twoKeys = (stub: Stub, probe = true): Partial<FastifyKeyguardOptions> => ({
@@ -87,7 +72,7 @@ test('instanceOf strips the query string; sendProblem sends problem+json, no-sto
 })
 
 test('the route gate: bad config.keyguard values are refused at registration', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY, OTHER] })
   for (const [value, pattern] of [
     [42, /must be a key name or a non-empty array of key names/],
     [[], /non-empty array/],
@@ -102,7 +87,7 @@ test('the route gate: bad config.keyguard values are refused at registration', a
 })
 
 test('faults #70: the route gate answers 503 problem+json with Retry-After without running the handler; ungated and other-key routes run', async (t) => {
-  const stub = await stubFor(t, [KEY])
+  const stub = await stubFor(t, { keys: [KEY] })
   let ran = 0
   const own = (_req: unknown, _reply: unknown, done: () => void): void => { ran += 100; done() }
   const app = await appFor(t, stub, { ...twoKeys(stub), onInvalid: 'degrade' }, (app) => {
@@ -133,7 +118,7 @@ test('faults #70: the route gate answers 503 problem+json with Retry-After witho
 })
 
 test('a route registered from another route\'s options is gated once, by the one global gate', async (t) => {
-  const stub = await stubFor(t, [KEY])
+  const stub = await stubFor(t, { keys: [KEY] })
   const { logs: captured, stream } = logs()
   const app = Fastify({ logger: { level: 'info', stream } })
   t.teardown(() => app.close())
@@ -154,7 +139,7 @@ test('a route registered from another route\'s options is gated once, by the one
 })
 
 test('several keys: the error URL, the route\'s single gated key, or no key at all', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY, OTHER] })
   // The backup key is not probed, so its suspicion never gates the routes below.
   const app = await appFor(t, stub, twoKeys(stub, false), (app) => {
     const client = (): OpenAI => new OpenAI({ apiKey: app.keyguard.key('backup'), baseURL: stub.url + '/inference/v1', maxRetries: 0 })
@@ -185,7 +170,7 @@ test('several keys: the error URL, the route\'s single gated key, or no key at a
 })
 
 test('problem: { status: 503 } without a known key: Retry-After from every key', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [KEY, OTHER] })
   const app = await appFor(t, stub, { ...twoKeys(stub), problem: { status: 503 } }, (app) => {
     app.get('/explicit', (_req, reply) => reply.upstreamUnauthorized())
     app.get('/thrown', async () => { throw Object.assign(new Error('401'), { status: 401, headers: new Headers() }) })
@@ -198,7 +183,7 @@ test('problem: { status: 503 } without a known key: Retry-After from every key',
 })
 
 test('conversion edges: a status the route set before throwing, a recovered upstream 401, a 500 after it, a web stream payload', async (t) => {
-  const stub = await stubFor(t, [KEY])
+  const stub = await stubFor(t, { keys: [KEY] })
   const url = (): string => stub.url + '/inference/v1/chat/completions'
   const call = (app: FastifyInstance): Promise<Response> => app.keyguard.fetch(url(), { method: 'POST', headers: { authorization: `Bearer ${app.keyguard.key()}` } })
   const app = await appFor(t, stub, {}, (app) => {

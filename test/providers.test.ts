@@ -4,18 +4,12 @@ import { probe } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
 import { errorText, field, jsonListOrWith, jsonWith } from '../lib/providers/shape.js'
 import type { ProbeAnswer, ProviderSpec } from '../lib/providers/types.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 import type { Mode, Stub, StubOptions } from './helpers/stub.js'
 import { render, settings } from './helpers/probe.js'
 
 const GOOD = 'SYNTHETICgoodkey0000000000000000000000000'
 const BAD = 'SYNTHETICrevokedkey000000000000000000abcd'
-
-async function stubFor (t: Test): Promise<Stub> {
-  const stub = await startStub({ mode: 'auth', keys: [GOOD] })
-  t.teardown(() => stub.close())
-  return stub
-}
 
 async function answerWith (t: Test, stub: Stub, provider: ProviderSpec, mode: Mode, options: Omit<StubOptions, 'mode'> = {}, key = GOOD) {
   stub.set(mode, options)
@@ -48,7 +42,7 @@ const REJECTED: Record<string, [number, string]> = {
 
 for (const [id, provider] of Object.entries(providers) as Array<[string, ProviderSpec]>) {
   test(`${provider.label}: probe path, auth header, valid and invalid-key answers`, async (t) => {
-    const stub = await stubFor(t)
+    const stub = await stubFor(t, { keys: [GOOD] })
     const valid = await answerWith(t, stub, provider, 'auth')
     t.equal(valid.cause, 'valid')
     t.equal(valid.reason, 'ok')
@@ -70,7 +64,7 @@ for (const [id, provider] of Object.entries(providers) as Array<[string, Provide
 }
 
 test('a truncated long model list (over BODY_CAP) is still valid when its prefix has the shape', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const id of ['fireworks', 'gemini', 'openai', 'anthropic', 'groq', 'mistral', 'together'] as const) {
     const verdict = await answerWith(t, stub, providers[id], 'longlist')
     t.equal(verdict.cause, 'valid', id)
@@ -84,7 +78,7 @@ test('a truncated long model list (over BODY_CAP) is still valid when its prefix
 })
 
 test('Fireworks: Fire Pass 403 is valid, another 403 is forbidden, 412 is limited', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const p = providers.fireworks
   let v = await answerWith(t, stub, p, 'custom', { status: 403, body: { error: { message: 'Fire Pass API keys are not authorized for this route.', code: 'FORBIDDEN', type: 'error' } } })
   t.same([v.cause, v.reason], ['valid', 'fire-pass'])
@@ -97,7 +91,7 @@ test('Fireworks: Fire Pass 403 is valid, another 403 is forbidden, 412 is limite
 })
 
 test('OpenAI: a restricted key or a blocked IP is forbidden; insufficient_quota is limited', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const p = providers.openai
   let v = await answerWith(t, stub, p, 'custom', { status: 401, body: { error: { message: 'You have insufficient permissions for this operation. Missing scopes: model.request.', type: 'invalid_request_error' } } })
   t.same([v.cause, v.reason], ['forbidden', 'missing-scope'])
@@ -110,13 +104,13 @@ test('OpenAI: a restricted key or a blocked IP is forbidden; insufficient_quota 
 })
 
 test('DeepSeek: is_available:false is limited (no balance)', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const v = await answerWith(t, stub, providers.deepseek, 'custom', { body: { is_available: false, balance_infos: [] } })
   t.same([v.cause, v.reason], ['limited', 'no-balance'])
 })
 
 test('xAI: disabled keys are rejected, blocked keys or teams forbidden, a 400 without the key is not a verdict', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const p = providers.xai
   const base = { redacted_api_key: 'xai-…', api_key_blocked: false, api_key_disabled: false, team_blocked: false }
   let v = await answerWith(t, stub, p, 'custom', { body: { ...base, api_key_disabled: true } })
@@ -130,7 +124,7 @@ test('xAI: disabled keys are rejected, blocked keys or teams forbidden, a 400 wi
 })
 
 test('Groq: 498 (flex capacity) is limited; Cohere: 498 is an invalid token', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   let v = await answerWith(t, stub, providers.groq, 'custom', { status: 498, body: { error: { message: 'flex capacity exceeded' } } })
   t.same([v.cause, v.reason], ['limited', 'capacity'])
   v = await answerWith(t, stub, providers.cohere, 'custom', { status: 498, body: { message: 'invalid token' } })
@@ -138,7 +132,7 @@ test('Groq: 498 (flex capacity) is limited; Cohere: 498 is an invalid token', as
 })
 
 test('Anthropic: a 429 without retry-after is a spend cap; with it, a rate limit', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   let v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 429, body: { type: 'error', error: { type: 'rate_limit_error', message: 'limit' } } })
   t.same([v.cause, v.reason], ['limited', 'spend-cap'])
   v = await answerWith(t, stub, providers.anthropic, '429', { retryAfter: '5' })
@@ -146,7 +140,7 @@ test('Anthropic: a 429 without retry-after is a spend cap; with it, a rate limit
 })
 
 test('Gemini: FAILED_PRECONDITION is billing, API_KEY_SERVICE_BLOCKED forbidden, "API key not valid" rejected', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const p = providers.gemini
   let v = await answerWith(t, stub, p, 'custom', { status: 400, body: { error: { code: 400, message: 'User location is not supported', status: 'FAILED_PRECONDITION' } } })
   t.same([v.cause, v.reason], ['limited', 'billing'])
@@ -161,7 +155,7 @@ test('Gemini: FAILED_PRECONDITION is billing, API_KEY_SERVICE_BLOCKED forbidden,
 })
 
 test('OpenRouter: no remaining credit is limited; remaining credit is valid', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   let v = await answerWith(t, stub, providers.openrouter, 'custom', { body: { data: { label: 'k', limit: 10, limit_remaining: 0, usage: 10 } } })
   t.same([v.cause, v.reason], ['limited', 'no-credit'])
   v = await answerWith(t, stub, providers.openrouter, 'custom', { body: { data: { label: 'k', limit: 10, limit_remaining: 4, usage: 6 } } })
@@ -205,7 +199,7 @@ async function judged (t: Test, stub: Stub, provider: ProviderSpec, options: Omi
 }
 
 test('Anthropic: a 404 with its own not_found_error is a rejected key; a 404 without it is a wrong baseUrl', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const p = providers.anthropic
   const own = await judged(t, stub, p, { status: 404, body: { type: 'error', error: { type: 'not_found_error', message: 'Not found' }, request_id: 'req_011' } })
   t.same([own.verdict.cause, own.verdict.reason, own.verdict.httpStatus], ['rejected', 'unknown-key', 404])
@@ -223,7 +217,7 @@ test('Anthropic: a 404 with its own not_found_error is a rejected key; a 404 wit
 })
 
 test('Anthropic and OpenAI: a region or account block is forbidden, and the message says it is not the key', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const block = await judged(t, stub, providers.anthropic, { status: 403, body: { error: { type: 'forbidden', message: 'Request not allowed' } } })
   t.same([block.verdict.cause, block.verdict.reason], ['forbidden', 'region-blocked'])
   t.match(block.message, /region or account block; it is not the fault of the key in ANTHROPIC_API_KEY_FILE/)
@@ -237,7 +231,7 @@ test('Anthropic and OpenAI: a region or account block is forbidden, and the mess
 })
 
 test('Gemini: 401 ACCESS_TOKEN_TYPE_UNSUPPORTED is a refused key type, with the restriction as the fix', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const body = {
     error: {
       code: 401,
@@ -256,7 +250,7 @@ test('Gemini: 401 ACCESS_TOKEN_TYPE_UNSUPPORTED is a refused key type, with the 
 })
 
 test('OpenRouter: a management (provisioning) key cannot call models', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const flag of ['is_management_key', 'is_provisioning_key']) {
     const key = await judged(t, stub, providers.openrouter, { body: { data: { label: 'k', limit: null, limit_remaining: null, usage: 0, is_management_key: false, is_provisioning_key: false, [flag]: true } } })
     t.same([key.verdict.cause, key.verdict.reason], ['forbidden', 'management-key'], flag)
@@ -268,7 +262,7 @@ test('OpenRouter: a management (provisioning) key cannot call models', async (t)
 })
 
 test('Pinecone: 403 FORBIDDEN for a restricted key is valid (restricted-key); another 403 is forbidden', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const code of ['FORBIDDEN', 'PERMISSION_DENIED']) {
     const restricted = await judged(t, stub, providers.pinecone, { status: 403, body: { status: 403, error: { code, message: 'Missing permissions' } } })
     t.same([restricted.verdict.cause, restricted.verdict.reason], ['valid', 'restricted-key'], code)
@@ -280,7 +274,7 @@ test('Pinecone: 403 FORBIDDEN for a restricted key is valid (restricted-key); an
 })
 
 test('ElevenLabs: a key without user_read is valid (scoped-key); 400 invalid_api_key is rejected', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const status of [400, 401]) {
     const scoped = await judged(t, stub, providers.elevenlabs, { status, body: { detail: { status: 'missing_permissions', message: 'The API key you used is missing the permission user_read to execute this operation.' } } })
     t.same([scoped.verdict.cause, scoped.verdict.reason], ['valid', 'scoped-key'], `HTTP ${status}`)
@@ -295,7 +289,7 @@ test('ElevenLabs: a key without user_read is valid (scoped-key); 400 invalid_api
 })
 
 test('new providers: the real invalid-key answers and fixes name the provider\'s own dashboard', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   const cases: Array<[ProviderSpec, RegExp]> = [
     [providers['azure-openai'], /portal\.azure\.com/],
     [providers.perplexity, /perplexity\.ai\/settings\/api/],
@@ -318,7 +312,7 @@ test('new providers: the real invalid-key answers and fixes name the provider\'s
 })
 
 test('Anthropic: a not_found_error naming a model or a file is about the request, never the key', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { keys: [GOOD] })
   for (const message of ['model: claude-3-5-sonnet-20990101', 'File not found: file_011', 'The model was not found']) {
     const v = await answerWith(t, stub, providers.anthropic, 'custom', { status: 404, body: { type: 'error', error: { type: 'not_found_error', message } } })
     t.same([v.cause, v.reason], ['unreachable', 'not-found'], message)

@@ -6,8 +6,7 @@ import { Agent, EnvHttpProxyAgent } from 'undici'
 import { probe } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
 import { createAgent, proxyEnv, undici } from '../lib/core/transport.js'
-import { startStub } from './helpers/stub.js'
-import type { Stub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 import { render, settings } from './helpers/probe.js'
 
 const KEY = 'sk-proj-SYNTHETICproxykey00000000000000000'
@@ -26,12 +25,6 @@ async function proxy407 (t: Test): Promise<{ url: string, tunnels: () => number 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels: () => tunnels }
 }
 
-async function stubFor (t: Test): Promise<Stub> {
-  const stub = await startStub({ mode: 'ok' })
-  t.teardown(() => stub.close())
-  return stub
-}
-
 function envAgent (t: Test, options: EnvHttpProxyAgent.Options): EnvHttpProxyAgent {
   const agent = new EnvHttpProxyAgent(options)
   t.teardown(() => agent.destroy())
@@ -39,7 +32,7 @@ function envAgent (t: Test, options: EnvHttpProxyAgent.Options): EnvHttpProxyAge
 }
 
 test('faults #27: a proxy that answers 407 to CONNECT is unreachable (proxy), named with its fix', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { mode: 'ok' })
   const proxy = await proxy407(t)
   const agent = envAgent(t, { httpProxy: proxy.url, httpsProxy: proxy.url, noProxy: '' })
   const verdict = await probe(stub.url, openai, KEY, settings({ dispatcher: agent, retries: 2 }))
@@ -55,7 +48,7 @@ test('faults #27: a proxy that answers 407 to CONNECT is unreachable (proxy), na
 })
 
 test('faults #28: NO_PROXY with 127.0.0.1 bypasses the proxy; NO_PROXY=localhost does not cover 127.0.0.1', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { mode: 'ok' })
   const proxy = await proxy407(t)
   const bypass = envAgent(t, { httpProxy: proxy.url, httpsProxy: proxy.url, noProxy: '127.0.0.1,localhost' })
   t.equal((await probe(stub.url, openai, KEY, settings({ dispatcher: bypass }))).cause, 'valid')
@@ -68,7 +61,7 @@ test('faults #28: NO_PROXY with 127.0.0.1 bypasses the proxy; NO_PROXY=localhost
 })
 
 test('faults #29: proxy credentials never reach the message', async (t) => {
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { mode: 'ok' })
   const proxy = await proxy407(t)
   const secret = 'CANARYproxypass'
   const withAuth = proxy.url.replace('http://', `http://corp-user:${secret}@`)
@@ -87,7 +80,7 @@ test('faults #28: proxyEnv reads the variables as undici does, and createAgent b
   t.same(proxyEnv({ http_proxy: 'http://p:1', HTTPS_PROXY: 'http://q:1' }), { httpProxy: 'http://p:1', httpsProxy: 'http://q:1' })
   t.equal(undici(), undici(), 'loaded once')
 
-  const stub = await stubFor(t)
+  const stub = await stubFor(t, { mode: 'ok' })
   const proxy = await proxy407(t)
   const direct = createAgent({})
   t.teardown(() => direct.destroy())

@@ -7,7 +7,7 @@ import { main } from '../lib/cli/main.js'
 import { providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
 import { memoryIo, root } from './helpers/cli.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 
 const DIR = join(root, 'lib', 'providers')
 const NOT_PROVIDERS = new Set(['index.ts', 'types.ts', 'shape.ts'])
@@ -95,8 +95,7 @@ test('Azure OpenAI: a missing baseUrl is a clear options error at register; with
     t.equal(err?.code, 'FST_KEYGUARD_OPTIONS')
     t.match(err?.message, /keys\[0\] \(Azure OpenAI\) needs baseUrl: your resource endpoint, e\.g\. https:\/\/<resource>\.openai\.azure\.com/)
   }
-  const stub = await startStub({ keys: ['a'.repeat(32)] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: ['a'.repeat(32)] })
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(keyguard, { keys: [{ provider: 'azure-openai', baseUrl: stub.url }], env: { AZURE_OPENAI_API_KEY: 'a'.repeat(32) }, probe: { retries: 0, interval: 0 } })
@@ -116,8 +115,7 @@ test('keyguard check knows every provider; azure-openai without --base-url is a 
   t.notOk(io.err().includes('b'.repeat(32)), 'never the key')
   const found = memoryIo({ AZURE_OPENAI_API_KEY: 'b'.repeat(32) })
   t.equal(await main(['check'], found), 64, 'found by its variable, and told what it needs')
-  const stub = await startStub({ keys: ['b'.repeat(32)] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: ['b'.repeat(32)] })
   const ok = memoryIo({ AZURE_OPENAI_API_KEY: 'b'.repeat(32) })
   t.equal(await main(['check', 'azure-openai', '--base-url', stub.url], ok), 0)
   t.match(ok.out(), /azure-openai/)

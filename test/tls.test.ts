@@ -10,7 +10,7 @@ import type { Test } from 'tap'
 import { Agent } from 'undici'
 import { probe } from '../lib/core/probe.js'
 import { providers } from '../lib/providers/index.js'
-import { startStub } from './helpers/stub.js'
+import { stubFor } from './helpers/stub.js'
 import { render, settings, via } from './helpers/probe.js'
 
 const KEY = 'fw_SYNTHETICtlskey000000000000'
@@ -113,8 +113,7 @@ test('faults #24: expired, not-yet-valid and wrong-name certificates', async (t)
 })
 
 test('faults #25: https:// to a plain-HTTP port is a TLS protocol fault that says so', async (t) => {
-  const stub = await startStub({ mode: 'ok' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { mode: 'ok' })
   const agent = new Agent()
   t.teardown(() => agent.destroy())
   for (const dispatcher of [undefined, agent]) {

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import OpenAI from 'openai'
 import { appWith, canary, leaks } from './helpers/app.js'
 import type { Logs } from './helpers/app.js'
-import { startStub } from './helpers/stub.js'
+import { startStub, stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
 
 // `problem: { unavailable: true }`: an upstream that cannot serve (429, 408, 5xx, no answer) during a
@@ -17,8 +17,7 @@ const chat = (client: OpenAI): Promise<unknown> => client.chat.completions.creat
 
 async function setup (t: Test, routes: (app: FastifyInstance, stub: Stub, key: string) => void, unavailable = true): Promise<{ app: FastifyInstance, stub: Stub, key: string, logs: Logs }> {
   const key = canary()
-  const stub = await startStub({ keys: [key] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [key] })
   const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: key }, probe: { interval: 0 }, problem: { unavailable } })
   t.teardown(() => app.close())
   routes(app, stub, key)
@@ -75,8 +74,7 @@ test('faults #64: a refused connection through keyguard.fetch is 502, an SDK tim
   const port = (closed.address() as AddressInfo).port
   await new Promise<void>((resolve) => closed.close(() => resolve()))
   const key = canary()
-  const stub = await startStub({ keys: [key], mode: 'hang' })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [key], mode: 'hang' })
   const { app, logs } = await appWith({
     keys: [{ provider: 'fireworks', baseUrl: stub.url, probe: false }, { name: 'down', provider: 'openai', baseUrl: `http://127.0.0.1:${port}`, probe: false }],
     env: { FIREWORKS_API_KEY: key, OPENAI_API_KEY: 'sk-proj-' + 'D'.repeat(40) },

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Test } from 'tap'
 import keyguard from '../../index.js'
-import type { FastifyKeyguardOptions } from '../../index.js'
+import type { BootRefusedError, FastifyKeyguardOptions } from '../../index.js'
+
+// The one place tests take their helpers from: a stand-in, an app, and the leak rule.
+export { leaks, leaksAny } from './leak.js'
+export { startStub, stubFor } from './stub.js'
+export type { Mode, Stub, StubOptions } from './stub.js'
 
 /** Log lines captured from a real pino logger at trace level. */
 export interface Logs {
@@ -29,16 +35,26 @@ export async function appWith (options: FastifyKeyguardOptions, fastify: Fastify
   return { app, logs: captured }
 }
 
-/** Every 8-character piece of `secret` (the canary rule: none may appear anywhere). */
-export function pieces (secret: string, size = 8): string[] {
-  const out: string[] = []
-  for (let i = 0; i + size <= secret.length; i++) out.push(secret.slice(i, i + size))
+/** The app of `appWith`, closed when the test ends, `routes` added, and ready. */
+export async function booted (
+  t: Test, options: FastifyKeyguardOptions, fastify: FastifyServerOptions = {}, routes: (app: FastifyInstance) => void = () => {}
+): Promise<{ app: FastifyInstance, logs: Logs }> {
+  const out = await appWith(options, fastify)
+  t.teardown(() => out.app.close())
+  routes(out.app)
+  await out.app.ready()
   return out
 }
 
-/** The pieces of `secret` found in `text` (empty when nothing leaked). */
-export function leaks (text: string, secret: string): string[] {
-  return pieces(secret).filter((piece) => text.includes(piece))
+/** A boot that may be refused: the app (closed when the test ends), its logs, the error and how long ready() took. */
+export async function attempt (
+  t: Test, options: FastifyKeyguardOptions, fastify: FastifyServerOptions = {}
+): Promise<{ app: FastifyInstance, logs: Logs, err: BootRefusedError | undefined, ms: number }> {
+  const { app, logs } = await appWith(options, fastify)
+  t.teardown(() => app.close())
+  const started = performance.now()
+  const err = await app.ready().then(() => undefined, (e: BootRefusedError) => e)
+  return { app, logs, err, ms: performance.now() - started }
 }
 
 /** Polls `test` every 10 ms until it holds or `ms` pass. */

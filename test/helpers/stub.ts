@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
+import type { Test } from 'tap'
 
 /**
  * A real loopback stand-in for an AI provider (127.0.0.1 only). It speaks each provider's dialect on
@@ -286,5 +287,12 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
   server.keepAliveTimeout = 100
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   stub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return stub
+}
+
+/** A stand-in (`startStub`) closed when the test ends. */
+export async function stubFor (t: Test, options: StubOptions = {}): Promise<Stub> {
+  const stub = await startStub(options)
+  t.teardown(() => stub.close())
   return stub
 }

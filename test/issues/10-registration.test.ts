@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import keyguard from '../../index.js'
 import type { FastifyKeyguardOptions } from '../../index.js'
 import { logs } from '../helpers/app.js'
-import { startStub } from '../helpers/stub.js'
+import { stubFor } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
 import { kHit } from '../../lib/upstream/watch.js'
 import { Client } from 'undici'
@@ -87,8 +87,7 @@ async function build (t: Test, stub: Stub, order: Order, counters: Counters, key
 }
 
 test('every registration order: the gate never fails open, and a passed-through upstream 401 becomes the problem', async (t) => {
-  const stub = await startStub({ keys: [] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [] })
   for (const [name, order] of Object.entries(ORDERS)) {
     await t.test(name, async (t) => {
       // A key that fails at boot: the gated handler must never run.
@@ -117,8 +116,7 @@ test('every registration order: the gate never fails open, and a passed-through 
 })
 
 test('a gated route is enforced from the very first request after boot', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const counters = { ran: 0, base: stub.url }
   const { app } = await build(t, stub, ORDERS['not awaited'] as Order, counters, [GOOD])
   stub.set('auth', { keys: [] })
@@ -129,8 +127,7 @@ test('a gated route is enforced from the very first request after boot', async (
 })
 
 test('a config.keyguard keyguard did not see declared is enforced, and fails closed when it names no guarded key', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const { logs: captured, stream } = logs()
   const app = Fastify({ logger: { level: 'info', stream } })
   t.teardown(() => app.close())
@@ -166,8 +163,7 @@ test('a config.keyguard naming no guarded key, declared after keyguard loaded, f
 })
 
 test('the request entered by the handler that first creates the watching client does not leak into the next request on its connection', async (t) => {
-  const stub = await startStub({ keys: [GOOD] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { interval: 0 } })

@@ -4,7 +4,7 @@ import type { Test } from 'tap'
 import OpenAI from 'openai'
 import { request as undiciRequest } from 'undici'
 import { appWith, leaks, until } from '../helpers/app.js'
-import { startStub } from '../helpers/stub.js'
+import { stubFor } from '../helpers/stub.js'
 import { fingerprint } from '../../lib/core/redact.js'
 import { credentialOf } from '../../lib/upstream/targets.js'
 
@@ -12,8 +12,7 @@ const GUARDED = 'fw_' + 'A'.repeat(28) + 'ABCD'
 const OTHER = 'sk-proj-' + 'O'.repeat(36) + '6789'
 
 async function setup (t: Test) {
-  const stub = await startStub({ keys: [GUARDED] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GUARDED] })
   const { app, logs } = await appWith({
     keys: [{ provider: 'fireworks', baseUrl: stub.url }],
     env: { FIREWORKS_API_KEY: GUARDED, OPENAI_API_KEY: OTHER },
@@ -119,8 +118,7 @@ test('a new credential replaces the old note, and a recheck of the same key keep
 })
 
 test('a rotated key drops the note; a key with no value in use has nothing to compare', async (t) => {
-  const stub = await startStub({ keys: [GUARDED] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [GUARDED] })
   const env: Record<string, string> = { FIREWORKS_API_KEY: GUARDED }
   const { app, logs } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env, probe: { interval: 0, retries: 0, timeout: 2_000 } })
   t.teardown(() => app.close())

@@ -3,13 +3,12 @@ import { test } from 'tap'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { appWith, until } from '../helpers/app.js'
-import { startStub } from '../helpers/stub.js'
+import { stubFor } from '../helpers/stub.js'
 
 const KEY = 'fw_' + 'C'.repeat(32)
 
 test('close() with a call in flight through keyguard.fetch to a hanging upstream returns within the probe timeout', async (t) => {
-  const stub = await startStub({ keys: [KEY] })
-  t.teardown(() => stub.close())
+  const stub = await stubFor(t, { keys: [KEY] })
   const timeout = 800
   const { app } = await appWith({
     keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
