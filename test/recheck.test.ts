@@ -6,9 +6,10 @@ import type { Test } from 'tap'
 import type { Change, Report } from '../index.js'
 import { Guard } from '../lib/core/guard.js'
 import { silentLogger } from '../lib/core/log.js'
+import type { Logger } from '../lib/core/log.js'
 import { resolveOptions } from '../lib/core/options.js'
 import { appWith, until } from './helpers/app.js'
-import { FakeClock, flush } from './helpers/clock.js'
+import { FakeClock } from './helpers/clock.js'
 import { startStub } from './helpers/stub.js'
 
 const OLD = 'fw_' + 'O'.repeat(32)
@@ -180,10 +181,12 @@ test('faults #91 #95: rechecks are singleflight', async (t) => {
 const ALMOST_ONE = 1 - Number.EPSILON
 
 /** A guard over a loopback stand-in, with a fake clock and a fixed jitter. */
-async function guarded (t: Test, options: Record<string, unknown>, stub: { url: string }, random = () => ALMOST_ONE) {
+async function guarded (
+  t: Test, options: Record<string, unknown>, stub: { url: string }, random = () => ALMOST_ONE, log: Logger = silentLogger
+) {
   const clock = new FakeClock()
   const resolved = resolveOptions({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: OLD }, ...options }, {})
-  const guard = new Guard(resolved, silentLogger, { clock, random })
+  const guard = new Guard(resolved, log, { clock, random })
   t.teardown(() => guard.close())
   await guard.start(Infinity)
   return { clock, guard }
@@ -235,18 +238,24 @@ test('faults #37 on the fake clock: a 429\'s Retry-After delays the next recheck
 test('suspicion is rate-limited on the injected clock: one recheck per key per SUSPECT_GAP', async (t) => {
   const stub = await startStub({ keys: [OLD] })
   t.teardown(() => stub.close())
-  const { clock, guard } = await guarded(t, { probe: { interval: 0 } }, stub)
+  const warned: string[] = []
+  const log = { ...silentLogger, warn: (_obj: object, msg: string) => { warned.push(msg) } }
+  const { clock, guard } = await guarded(t, { probe: { interval: 0 } }, stub, () => ALMOST_ONE, log)
+  const rechecks = (): number => warned.filter((msg) => msg.endsWith('at runtime; rechecking it')).length
   const hits = stub.hits
   guard.suspect('fireworks')
+  t.equal(rechecks(), 1, 'the first suspicion rechecks')
   await guard.recheck('fireworks')
-  t.equal(stub.hits, hits + 1, 'the first suspicion rechecks')
+  t.equal(stub.hits, hits + 1, 'with one probe')
   guard.suspect('fireworks')
   clock.advance(4_999)
   guard.suspect('fireworks')
-  await flush()
-  t.equal(stub.hits, hits + 1, 'none within 5 s')
+  t.equal(rechecks(), 1, 'none within 5 s')
+  await guard.recheck('fireworks')
+  t.equal(stub.hits, hits + 2, 'only the explicit recheck probed')
   clock.advance(1)
   guard.suspect('fireworks')
+  t.equal(rechecks(), 2, 'the next one 5 s later')
   await guard.recheck('fireworks')
-  t.equal(stub.hits, hits + 2, 'the next one 5 s later')
+  t.equal(stub.hits, hits + 3, 'joined by recheck(): one probe')
 })
