@@ -2,8 +2,14 @@ import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
+import type { Test } from 'tap'
 import type { Change, Report } from '../index.js'
+import { Guard } from '../lib/core/guard.js'
+import { silentLogger } from '../lib/core/log.js'
+import type { Logger } from '../lib/core/log.js'
+import { resolveOptions } from '../lib/core/options.js'
 import { appWith, until } from './helpers/app.js'
+import { FakeClock } from './helpers/clock.js'
 import { startStub } from './helpers/stub.js'
 
 const OLD = 'fw_' + 'O'.repeat(32)
@@ -170,32 +176,86 @@ test('faults #91 #95: rechecks are singleflight', async (t) => {
   t.ok(reports.every((r) => r.status === 'pass'))
 })
 
-test('faults #97: a failing key is rechecked with capped backoff; a passing one on the interval', async (t) => {
+// Timing on the injected fake clock: the delays are exact and nothing sleeps. The real timers are
+// proven wired by 'the recheck timer heals a degraded key and flips a revoked one' above.
+const ALMOST_ONE = 1 - Number.EPSILON
+
+/** A guard over a loopback stand-in, with a fake clock and a fixed jitter. */
+async function guarded (
+  t: Test, options: Record<string, unknown>, stub: { url: string }, random = () => ALMOST_ONE, log: Logger = silentLogger
+) {
+  const clock = new FakeClock()
+  const resolved = resolveOptions({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: OLD }, ...options }, {})
+  const guard = new Guard(resolved, log, { clock, random })
+  t.teardown(() => guard.close())
+  await guard.start(Infinity)
+  return { clock, guard }
+}
+
+/** Fires the next timer of the guard and waits for the check it started. */
+async function tick (clock: FakeClock, guard: Guard): Promise<number> {
+  const moved = clock.next() as number
+  await guard.recheck('fireworks')
+  return Math.round(moved)
+}
+
+test('faults #97 on the fake clock: a failing key backs off (capped at the interval), a passing one keeps the interval', async (t) => {
   const stub = await startStub({ keys: [] })
   t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: OLD }, onInvalid: 'degrade', probe: { interval: 60, jitter: 0 } }, { logger: false })
-  t.teardown(() => app.close())
-  await app.ready()
-  const start = stub.hits
-  await new Promise((resolve) => setTimeout(resolve, 400))
-  const failing = stub.hits - start
-  t.ok(failing >= 2 && failing <= 8, `failing key rechecked ${failing} times in 400 ms (backoff capped at the 60 ms interval, floor included)`)
+  const { clock, guard } = await guarded(t, { onInvalid: 'degrade', probe: { interval: 60_000, jitter: 0 } }, stub)
+  t.equal(guard.report().checks.fireworks?.cause, 'rejected')
+  const failing: number[] = []
+  for (let i = 0; i < 8; i++) failing.push(await tick(clock, guard))
+  t.same(failing, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000], 'doubling, capped at the 60 s interval')
+  t.equal(stub.hits, 9, 'one probe per timer, none more')
   stub.set('auth', { keys: [OLD] })
-  t.ok(await until(() => app.keyguard.report().status === 'pass'))
-  const healthy = stub.hits
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  const passing = stub.hits - healthy
-  t.ok(passing >= 3 && passing <= 6, `passing key rechecked ${passing} times in 300 ms at a 60 ms interval`)
+  await tick(clock, guard)
+  t.equal(guard.report().status, 'pass')
+  t.same([await tick(clock, guard), await tick(clock, guard)], [60_000, 60_000], 'passing: the interval')
+  t.equal(guard.nextCheck(['fireworks']), 60_000)
+  t.equal(guard.retryAfter(['fireworks']), 60)
+  guard.close()
+  t.same(clock.pending(), [], 'close() clears the timer')
+  t.equal(guard.nextCheck(['fireworks']), undefined)
 })
 
-test('faults #37: Retry-After from a 429 delays the next recheck', async (t) => {
-  const stub = await startStub({ mode: '429', retryAfter: '2' })
+test('faults #37 on the fake clock: a 429\'s Retry-After delays the next recheck past a shorter interval', async (t) => {
+  const stub = await startStub({ mode: '429', retryAfter: '120' })
   t.teardown(() => stub.close())
-  const { app } = await appWith({ keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: OLD }, probe: { interval: 30 } }, { logger: false })
-  t.teardown(() => app.close())
-  await app.ready()
-  t.equal(app.keyguard.report().checks.fireworks?.cause, 'limited')
+  const { clock, guard } = await guarded(t, { probe: { interval: 30, jitter: 0, retries: 0 } }, stub)
+  t.equal(guard.report().checks.fireworks?.cause, 'limited')
+  t.same(clock.pending(), [120_000], 'the next check waits for Retry-After, not the 30 ms interval')
+  t.equal(guard.retryAfter(['fireworks']), 120, 'and a gated route says so')
   const hits = stub.hits
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  t.equal(stub.hits, hits, 'no recheck before Retry-After, although the interval is 30 ms')
+  clock.advance(119_999)
+  t.equal(stub.hits, hits, 'no recheck before it')
+  stub.set('429', { retryAfter: '999999' })
+  t.equal(await tick(clock, guard), 1)
+  t.same(clock.pending(), [300_000], 'a longer one is honoured up to the one cap (300 s)')
+  t.equal(guard.retryAfter(['fireworks']), 300)
+})
+
+test('suspicion is rate-limited on the injected clock: one recheck per key per SUSPECT_GAP', async (t) => {
+  const stub = await startStub({ keys: [OLD] })
+  t.teardown(() => stub.close())
+  const warned: string[] = []
+  const log = { ...silentLogger, warn: (_obj: object, msg: string) => { warned.push(msg) } }
+  const { clock, guard } = await guarded(t, { probe: { interval: 0 } }, stub, () => ALMOST_ONE, log)
+  const rechecks = (): number => warned.filter((msg) => msg.endsWith('at runtime; rechecking it')).length
+  const hits = stub.hits
+  guard.suspect('fireworks')
+  t.equal(rechecks(), 1, 'the first suspicion rechecks')
+  await guard.recheck('fireworks')
+  t.equal(stub.hits, hits + 1, 'with one probe')
+  guard.suspect('fireworks')
+  clock.advance(4_999)
+  guard.suspect('fireworks')
+  t.equal(rechecks(), 1, 'none within 5 s')
+  await guard.recheck('fireworks')
+  t.equal(stub.hits, hits + 2, 'only the explicit recheck probed')
+  clock.advance(1)
+  guard.suspect('fireworks')
+  t.equal(rechecks(), 2, 'the next one 5 s later')
+  await guard.recheck('fireworks')
+  t.equal(stub.hits, hits + 3, 'joined by recheck(): one probe')
 })

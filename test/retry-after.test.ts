@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { parseHttpDate, parseRetryAfter } from '../lib/core/retry-after.js'
+import { parseHttpDate, parseRetryAfter, RETRY_AFTER, RETRY_AFTER_CAP, retryAfterValue } from '../lib/core/retry-after.js'
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0)
 const CAP = 600_000
@@ -40,3 +40,17 @@ for (const tz of ['UTC', 'America/New_York']) {
     t.equal(parseRetryAfter(undefined, undefined, NOW, CAP), undefined, 'absent')
   })
 }
+
+test('one cap for every Retry-After keyguard honours or sends: 300 s', async (t) => {
+  t.equal(RETRY_AFTER_CAP, RETRY_AFTER.max * 1000)
+  t.equal(parseRetryAfter('86400', undefined, NOW), RETRY_AFTER_CAP, 'parsing caps at it by default')
+  t.equal(retryAfterValue(undefined), RETRY_AFTER.none, 'no check scheduled: a minute')
+  t.equal(retryAfterValue(-5_000), 1, 'an overdue check is still a second away')
+  t.equal(retryAfterValue(0), 1)
+  t.equal(retryAfterValue(1), 1, 'rounded up')
+  t.equal(retryAfterValue(1_000), 1)
+  t.equal(retryAfterValue(1_001), 2)
+  t.equal(retryAfterValue(299_999), 300)
+  t.equal(retryAfterValue(86_400_000), RETRY_AFTER.max, 'capped')
+  t.equal(retryAfterValue(parseRetryAfter('999999', undefined, NOW) as number), RETRY_AFTER.max, 'parse, then send: the same cap')
+})

@@ -9,7 +9,7 @@ export type Inspection =
 /** Default length window when a provider gives none. */
 export const KEY_LENGTH = Object.freeze({ min: 16, max: 1024 })
 
-const NAMES: Record<number, string> = {
+const NAMES: Readonly<Record<number, string>> = Object.freeze({
   0x00: 'null character',
   0x09: 'tab',
   0x0a: 'line feed',
@@ -43,7 +43,7 @@ const NAMES: Record<number, string> = {
   0x2212: 'minus sign',
   0x3000: 'ideographic space',
   0xfeff: 'zero-width no-break space (byte-order mark)'
-}
+})
 
 function hex (code: number): string {
   return 'U+' + code.toString(16).toUpperCase().padStart(4, '0')
@@ -89,14 +89,14 @@ function find (
   return { position: offset + first + 1, character: nameOf((chars[first] as string).codePointAt(0) as number), count }
 }
 
-const PLACEHOLDER_WORDS = new Set([
+const PLACEHOLDER_WORDS: readonly string[] = Object.freeze([
   'changeme', 'change_me', 'change-me', 'todo', 'tbd', 'fixme', 'replace_me', 'replaceme', 'replace-me', 'none', 'null',
   'undefined', 'nil', 'empty', 'secret', 'password', 'apikey', 'api_key', 'api-key', 'key', 'token', 'dummy',
   'placeholder',
   'example', 'test', 'redacted', 'sample', 'default', 'false', 'true', 'nan'
 ])
 
-const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
+const PLACEHOLDER_PATTERNS: readonly RegExp[] = Object.freeze([
   /^[<[(].*[>\])]$/, // <API_KEY>, [REDACTED], (your key)
   /^[x*.•…_-]+$/i, // xxx, ***, ..., ———
   /^(?:your|my|insert|enter|put|paste|add|replace)[\s_-]?.*(?:key|token|secret)/i,
@@ -105,19 +105,19 @@ const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
   // fw_your_fireworks_key
   /^[a-z0-9]+[-_](?:your|my|xxx|example|placeholder|dummy|fake|sample|test|changeme)(?:[-_]|$)/i,
   /x{6,}|\*{4,}|\.{3,}|…/i
-]
+])
 
 const TEMPLATE = /\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|^%[A-Za-z_][A-Za-z0-9_]*%$|^\$[A-Za-z_][A-Za-z0-9_]*$/
 
 function isPlaceholder (value: string, env: string): boolean {
   const lower = value.toLowerCase()
-  if (PLACEHOLDER_WORDS.has(lower) || lower === env.toLowerCase()) return true
+  if (PLACEHOLDER_WORDS.includes(lower) || lower === env.toLowerCase()) return true
   return PLACEHOLDER_PATTERNS.some((pattern) => pattern.test(value))
 }
 
 // Words placeholders are made of. Two of them as whole segments (`sk-your-openai-key-123`) mark a value
 // as written by a person; a generated key holds two only by a chance far below one in a billion.
-const PLACEHOLDER_SEGMENTS = new Set([
+const PLACEHOLDER_SEGMENTS: readonly string[] = Object.freeze([
   'your', 'my', 'api', 'key', 'token', 'secret', 'here', 'goes', 'insert', 'enter', 'paste', 'put', 'replace',
   'example', 'placeholder', 'dummy', 'fake', 'sample', 'test', 'changeme', 'change', 'me', 'xxx', 'todo', 'value'
 ])
@@ -155,7 +155,7 @@ export function generated (value: string, own: ProviderSpec): boolean {
   const classes = Number(/[a-z]/.test(body)) + Number(/[A-Z]/.test(body)) + Number(/[0-9]/.test(body))
   if (classes < 2 || entropy(body) < GENERATED_ENTROPY) return false
   let words = 0
-  for (const segment of value.toLowerCase().split(/[-_.]/)) if (PLACEHOLDER_SEGMENTS.has(segment)) words++
+  for (const segment of value.toLowerCase().split(/[-_.]/)) if (PLACEHOLDER_SEGMENTS.includes(segment)) words++
   return words < 2
 }
 

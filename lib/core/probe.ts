@@ -6,16 +6,15 @@ import type { ProbeAnswer, ProviderSpec } from '../providers/types.js'
 import { requestIdOf, upstreamText } from './redact.js'
 import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
+import { backoff, PROBE_BACKOFF, sleep } from './schedule.js'
 import { undici } from './transport.js'
 import { classify, classifyError, transient } from './verdict.js'
 import type { Verdict } from './verdict.js'
 
 /** How much of a probe answer is read: enough for any error envelope and a model list's first entries. */
 export const BODY_CAP = 16 * 1024
-/** Longest `Retry-After` honoured. */
-export const RETRY_AFTER_CAP = 10 * 60_000
-/** Waits between attempts of one probe: full jitter up to base·2ⁿ ms, at most `cap`. */
-export const PROBE_BACKOFF = Object.freeze({ base: 200, cap: 2_000 })
+// The probe's backoff lives with the schedule's (one implementation); still read from here.
+export { PROBE_BACKOFF }
 
 /** How one probe runs. */
 export interface ProbeSettings {
@@ -33,7 +32,7 @@ export interface ProbeSettings {
   random?: () => number
   /** `User-Agent` sent with the probe. */
   userAgent?: string
-  /** Called with what a custom provider's `classify` or `valid` threw or returned wrongly (the verdict is `provider-code`). */
+  /** Called with what a custom provider's `classify` or `valid` threw or returned wrongly (verdict `provider-code`). */
   onFault?: (err: Error) => void
   /** The app's cache of secret forms, for the echo checks of upstream text. */
   forms?: SecretForms
@@ -48,18 +47,23 @@ interface RawAnswer {
 /** The probe URL: the provider's probe path under the base URL's path. */
 export function probeUrl (baseUrl: string, provider: ProviderSpec): URL {
   const base = new URL(baseUrl)
-  // Joined as text after the origin: resolved against it, a path such as `//evil.example/` would change the host.
+  // Joined as text after the origin: resolved against it, a path such as `//evil.example/` would change the
+  // host.
   return new URL(base.origin + base.pathname.replace(/\/+$/, '') + provider.probe.path)
 }
 
-function viaNode (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
+type Headers = Record<string, string>
+
+function viaNode (
+  url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
     // agent: false: a fresh, non-keep-alive agent, so no socket outlives the probe.
     const req = send(url, { method, headers, signal, agent: false }, (res) => {
       // A parse error mid-body reaches only the request; the response would just say "aborted".
       req.on('error', (err) => res.destroy(err))
-      // statusCode is optional only because servers share IncomingMessage; a client response always has one.
+      // statusCode is optional only because servers share IncomingMessage; a client response has one.
       resolve({ status: res.statusCode as number, headers: res.headers, body: res })
     })
     req.on('error', reject)
@@ -67,7 +71,9 @@ function viaNode (url: URL, method: string, headers: Record<string, string>, bod
   })
 }
 
-async function viaDispatcher (dispatcher: Dispatcher, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
+async function viaDispatcher (
+  dispatcher: Dispatcher, url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal
+): Promise<RawAnswer> {
   const options = { method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal }
   // A dispatcher from the undici package has request() on its prototype; a bare one goes through undici's.
   const pending = typeof dispatcher.request === 'function'
@@ -81,7 +87,9 @@ async function viaDispatcher (dispatcher: Dispatcher, url: URL, method: string, 
  * undici holds an aborted request until a pending connect (a TLS handshake that never ends) gives up,
  * after its own 10 s connect timeout: the abort settles the attempt at once, and a late answer is dropped.
  */
-function settleOnAbort (pending: Promise<Dispatcher.ResponseData>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+function settleOnAbort (
+  pending: Promise<Dispatcher.ResponseData>, signal: AbortSignal
+): Promise<Dispatcher.ResponseData> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       reject(signal.reason)
@@ -125,9 +133,11 @@ function parseJson (text: string, truncated: boolean): unknown {
 }
 
 /** One attempt under its own deadline, which bounds connect, headers and body together. */
-async function attempt (url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number): Promise<Verdict> {
+async function attempt (
+  url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number
+): Promise<Verdict> {
   const auth = provider.auth ?? { header: 'authorization', scheme: 'Bearer' }
-  const headers: Record<string, string> = {
+  const headers: Headers = {
     accept: 'application/json',
     // identity: never let a compressed answer (or a gzip bomb) be inflated.
     'accept-encoding': 'identity',
@@ -142,7 +152,8 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
     headers['content-type'] = 'application/json'
   }
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DOMException(`probe deadline of ${timeout} ms`, 'TimeoutError')), timeout)
+  const deadline = (): void => controller.abort(new DOMException(`probe deadline of ${timeout} ms`, 'TimeoutError'))
+  const timer = setTimeout(deadline, timeout)
   const onClose = (): void => controller.abort(settings.signal.reason)
   settings.signal.addEventListener('abort', onClose, { once: true })
   const started = performance.now()
@@ -152,15 +163,18 @@ async function attempt (url: URL, provider: ProviderSpec, key: string, settings:
       ? await viaNode(url, method, headers, body, controller.signal)
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
-    const answer: ProbeAnswer = { status: raw.status, headers: flat(raw.headers), text, json: parseJson(text, truncated), truncated }
-    verdict = { ...classify(answer, provider, url.origin, settings.onFault), latencyMs: Math.round(performance.now() - started) }
+    const got = flat(raw.headers)
+    const answer: ProbeAnswer = { status: raw.status, headers: got, text, json: parseJson(text, truncated), truncated }
+    const latencyMs = Math.round(performance.now() - started)
+    verdict = { ...classify(answer, provider, url.origin, settings.onFault), latencyMs }
     keepClean(verdict, key, settings.forms)
-    const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], answer.headers.date, Date.now(), RETRY_AFTER_CAP)
+    const retryAfterMs = parseRetryAfter(got['retry-after'], got.date, Date.now())
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
-    const requestId = requestIdOf(answer.headers['x-request-id'] ?? answer.headers['request-id'], [key], settings.forms)
+    const requestId = requestIdOf(got['x-request-id'] ?? got['request-id'], [key], settings.forms)
     if (requestId !== undefined) verdict.requestId = requestId
   } catch (err) {
-    // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the cause.
+    // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the
+    // cause.
     const cause = controller.signal.aborted ? controller.signal.reason : err
     verdict = settings.signal.aborted
       ? { cause: 'unreachable', reason: 'aborted' }
@@ -180,26 +194,17 @@ function keepClean (verdict: Verdict, key: string, forms: SecretForms | undefine
   }
 }
 
-/** Waits `ms`, or less if `signal` aborts; never rejects. */
-export function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = (): void => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
+// Waiting between attempts is the schedule's sleep (node:timers/promises); still read from here.
+export { sleep }
 
 /**
  * Sends the provider's no-cost probe with `key` and classifies the answer. Redirects are never
  * followed (the key never reaches another origin), the body read is capped, transient faults are
  * retried with capped, fully jittered backoff, and the whole probe ends by `deadline`.
  */
-export async function probe (baseUrl: string, provider: ProviderSpec, key: string, settings: ProbeSettings): Promise<Verdict> {
+export async function probe (
+  baseUrl: string, provider: ProviderSpec, key: string, settings: ProbeSettings
+): Promise<Verdict> {
   const url = probeUrl(baseUrl, provider)
   const random = settings.random ?? Math.random
   const deadline = settings.deadline ?? Infinity
@@ -209,8 +214,7 @@ export async function probe (baseUrl: string, provider: ProviderSpec, key: strin
     if (settings.signal.aborted || (round > 0 && left < 50)) break
     verdict = await attempt(url, provider, key, settings, Math.max(1, Math.min(settings.timeout, left)))
     if (!transient(verdict) || round === settings.retries || settings.signal.aborted) break
-    const backoff = random() * Math.min(PROBE_BACKOFF.cap, PROBE_BACKOFF.base * 2 ** round)
-    const wait = Math.min(verdict.retryAfterMs ?? backoff, PROBE_BACKOFF.cap)
+    const wait = Math.min(verdict.retryAfterMs ?? backoff(round, PROBE_BACKOFF, random), PROBE_BACKOFF.cap)
     if (performance.now() + wait + 50 > deadline) break
     await sleep(wait, settings.signal)
   }

@@ -181,8 +181,8 @@ export function requestIdOf (value: unknown, secrets: Iterable<string> = [], cac
 // Names people give variables and keys: words in one case, Capitalised or camelCase, a short number after.
 const WORD = /^(?:[A-Z]{1,20}|[A-Z]?[a-z]{1,20})(?:[A-Z][a-z]{1,20})*\d{0,4}$/
 /** Whole-key patterns of the shipped providers. */
-const KEY_PATTERNS: readonly RegExp[] = Object.values(providers as Record<string, ProviderSpec>)
-  .map((p) => p.key?.pattern).filter((pattern) => pattern instanceof RegExp)
+const KEY_PATTERNS: readonly RegExp[] = Object.freeze(Object.values(providers as Record<string, ProviderSpec>)
+  .map((p) => p.key?.pattern).filter((pattern) => pattern instanceof RegExp))
 
 /** A run of letters and digits that no one would type as (part of) a name: long, mixed, not one word. */
 const randomLooking = (segment: string): boolean =>

@@ -1,4 +1,21 @@
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+/**
+ * Every `Retry-After` keyguard honours (a probe's answer) or sends (a gated route, an upstream's passed on),
+ * in seconds: one cap for all of them; `none` is sent when no check is scheduled.
+ */
+export const RETRY_AFTER = Object.freeze({ min: 1, max: 300, none: 60 })
+/** The same cap in ms, for parsing. */
+export const RETRY_AFTER_CAP = RETRY_AFTER.max * 1000
+
+/**
+ * A wait in ms as a `Retry-After` value: whole seconds rounded up, within `[min, max]` (a check that is
+ * due now is still a second away); `none` when there is no wait to state (no check scheduled).
+ */
+export function retryAfterValue (ms: number | undefined): number {
+  if (ms === undefined) return RETRY_AFTER.none
+  return Math.min(RETRY_AFTER.max, Math.max(RETRY_AFTER.min, Math.ceil(ms / 1000)))
+}
+
+const MONTHS = Object.freeze(['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'])
 
 // RFC 9110 §5.6.7: IMF-fixdate, obsolete RFC 850 and asctime forms, all in GMT.
 const IMF = /^[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
@@ -25,12 +42,15 @@ export function parseHttpDate (value: string, now: number = Date.now()): number 
   if (m) {
     const thisYear = new Date(now).getUTCFullYear()
     let year = thisYear - (thisYear % 100) + Number(m[3])
-    // RFC 9110: a two-digit year more than 50 years in the future is the most recent past year with those digits.
+    // RFC 9110: a two-digit year more than 50 years ahead is the most recent past year with those digits.
     if (year > thisYear + 50) year -= 100
     return utc(year, m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
   }
   m = ASCTIME.exec(value)
-  if (m) return utc(Number(m[6]), m[1] as string, Number((m[2] as string).trim()), m[3] as string, m[4] as string, m[5] as string)
+  if (m) {
+    return utc(Number(m[6]), m[1] as string, Number((m[2] as string).trim()), m[3] as string, m[4] as string,
+      m[5] as string)
+  }
   return undefined
 }
 
@@ -39,7 +59,9 @@ export function parseHttpDate (value: string, now: number = Date.now()): number 
  * HTTP-date, measured against the response's own `Date` header when it has one (so a skewed local
  * clock does not matter), clamped to `[0, cap]`. Anything else is `undefined`: fall back to backoff.
  */
-export function parseRetryAfter (value: string | undefined, date: string | undefined, now: number, cap: number): number | undefined {
+export function parseRetryAfter (
+  value: string | undefined, date: string | undefined, now: number, cap: number = RETRY_AFTER_CAP
+): number | undefined {
   if (value === undefined) return undefined
   if (/^\d+$/.test(value)) return Math.min(Number(value) * 1000, cap)
   const at = parseHttpDate(value, now)

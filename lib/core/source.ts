@@ -32,14 +32,14 @@ export interface SourceSpec {
   words: readonly string[]
 }
 
-const FILE_ERRORS: Record<string, string> = {
+const FILE_ERRORS: Readonly<Record<string, string>> = Object.freeze({
   ENOENT: 'file-missing',
   ENOTDIR: 'file-missing',
   ELOOP: 'file-missing',
   EACCES: 'file-denied',
   EPERM: 'file-denied',
   EISDIR: 'file-directory'
-}
+})
 
 function fileFailure (code: unknown, path: string): Verdict {
   // Errors from node:fs always carry a string code; the fallback only guards against a future surprise.

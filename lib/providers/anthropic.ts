@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const anthropic: ProviderSpec = {
+export const anthropic: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'anthropic',
   label: 'Anthropic',
   env: 'ANTHROPIC_API_KEY',
@@ -49,4 +49,4 @@ export const anthropic: ProviderSpec = {
   },
   // source: platform.claude.com docs — keys are managed in the console's settings
   dashboard: 'https://console.anthropic.com/settings/keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const assemblyai: ProviderSpec = {
+export const assemblyai: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'assemblyai',
   label: 'AssemblyAI',
   env: 'ASSEMBLYAI_API_KEY',
@@ -19,4 +19,4 @@ export const assemblyai: ProviderSpec = {
   key: { pattern: /^[0-9a-z]{32}$/ },
   // source: assemblyai.com/docs — keys are managed in the dashboard
   dashboard: 'https://www.assemblyai.com/app/api-keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const azureOpenai: ProviderSpec = {
+export const azureOpenai: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'azure-openai',
   label: 'Azure OpenAI',
   env: 'AZURE_OPENAI_API_KEY',
@@ -25,4 +25,4 @@ export const azureOpenai: ProviderSpec = {
   key: { pattern: /^[a-f0-9]{32}$|^[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{26}$/ },
   // source: learn.microsoft.com (Azure OpenAI quickstart) — keys are under the resource's Keys and Endpoint page
   dashboard: 'https://portal.azure.com (your Azure OpenAI resource, Keys and Endpoint)'
-}
+})

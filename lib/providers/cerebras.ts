@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const cerebras: ProviderSpec = {
+export const cerebras: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'cerebras',
   label: 'Cerebras',
   env: 'CEREBRAS_API_KEY',
@@ -16,4 +16,4 @@ export const cerebras: ProviderSpec = {
   key: { pattern: /^csk[-_][a-z0-9]{48}$/, prefixes: ['csk-', 'csk_'] },
   // source: inference-docs.cerebras.ai — keys are created in the Cerebras Cloud console
   dashboard: 'https://cloud.cerebras.ai'
-}
+})

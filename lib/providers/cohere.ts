@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const cohere: ProviderSpec = {
+export const cohere: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'cohere',
   label: 'Cohere',
   env: 'CO_API_KEY',
@@ -25,4 +25,4 @@ export const cohere: ProviderSpec = {
   key: { pattern: /^[A-Za-z0-9]{40}$/ },
   // source: docs.cohere.com — keys are managed in the dashboard
   dashboard: 'https://dashboard.cohere.com/api-keys'
-}
+})

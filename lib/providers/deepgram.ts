@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const deepgram: ProviderSpec = {
+export const deepgram: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'deepgram',
   label: 'Deepgram',
   env: 'DEEPGRAM_API_KEY',
@@ -18,4 +18,4 @@ export const deepgram: ProviderSpec = {
   key: { pattern: /^[0-9a-z]{40}$/ },
   // source: developers.deepgram.com — keys are managed per project in the console
   dashboard: 'https://console.deepgram.com'
-}
+})

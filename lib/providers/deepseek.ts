@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const deepseek: ProviderSpec = {
+export const deepseek: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'deepseek',
   label: 'DeepSeek',
   env: 'DEEPSEEK_API_KEY',
@@ -23,4 +23,4 @@ export const deepseek: ProviderSpec = {
   key: { pattern: /^sk-[a-f0-9]{32}$/ },
   // source: api-docs.deepseek.com — keys are managed on the platform
   dashboard: 'https://platform.deepseek.com/api_keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const elevenlabs: ProviderSpec = {
+export const elevenlabs: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'elevenlabs',
   label: 'ElevenLabs',
   env: 'ELEVENLABS_API_KEY',
@@ -29,4 +29,4 @@ export const elevenlabs: ProviderSpec = {
   key: { pattern: /^sk_[a-f0-9]{48}$|^[a-f0-9]{32}$/ },
   // source: elevenlabs.io docs — keys are managed in the app's settings
   dashboard: 'https://elevenlabs.io/app/settings/api-keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { errorText, jsonWith } from './shape.js'
 
-export const fireworks: ProviderSpec = {
+export const fireworks: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'fireworks',
   label: 'Fireworks AI',
   env: 'FIREWORKS_API_KEY',
@@ -30,4 +30,4 @@ export const fireworks: ProviderSpec = {
   key: { pattern: /^(?:fw_|fpk_)[A-Za-z0-9]{16,64}$/, prefixes: ['fw_', 'fpk_'] },
   // source: docs.fireworks.ai/api-reference/create-api-key — keys are created in the account settings
   dashboard: 'https://fireworks.ai/account/api-keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { errorText, jsonWith } from './shape.js'
 
-export const gemini: ProviderSpec = {
+export const gemini: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'gemini',
   label: 'Google Gemini',
   env: 'GEMINI_API_KEY',
@@ -41,4 +41,4 @@ export const gemini: ProviderSpec = {
   key: { pattern: /^AIzaSy[A-Za-z0-9_-]{33}$|^(?:AQ|IQ)\.[A-Za-z0-9_.-]{20,}$/, prefixes: ['AIzaSy', 'AQ.', 'IQ.'] },
   // source: ai.google.dev/gemini-api/docs/api-key — keys are created in AI Studio
   dashboard: 'https://aistudio.google.com/app/apikey'
-}
+})

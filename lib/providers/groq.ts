@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const groq: ProviderSpec = {
+export const groq: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'groq',
   label: 'Groq',
   env: 'GROQ_API_KEY',
@@ -20,4 +20,4 @@ export const groq: ProviderSpec = {
   key: { pattern: /^gsk_[A-Za-z0-9]{52}$/, prefixes: ['gsk_'] },
   // source: console.groq.com/docs — keys are managed in the console
   dashboard: 'https://console.groq.com/keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const huggingface: ProviderSpec = {
+export const huggingface: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'huggingface',
   label: 'Hugging Face',
   env: 'HF_TOKEN',
@@ -16,4 +16,4 @@ export const huggingface: ProviderSpec = {
   key: { pattern: /^(?:hf_|api_org_)[A-Za-z0-9]{34}$/, prefixes: ['hf_', 'api_org_'] },
   // source: huggingface.co docs — tokens are managed in settings
   dashboard: 'https://huggingface.co/settings/tokens'
-}
+})

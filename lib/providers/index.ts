@@ -54,7 +54,7 @@ export const providers = Object.freeze({
 export type ProviderId = keyof typeof providers
 
 /** Prefixes that identify another provider's or service's credential (not an AI provider we probe). */
-export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> = [
+export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> = Object.freeze([
   { label: 'GitHub token', prefix: 'ghp_' },
   { label: 'GitHub token', prefix: 'github_pat_' },
   { label: 'GitHub token', prefix: 'gho_' },
@@ -63,4 +63,4 @@ export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> =
   { label: 'AWS access key id', prefix: 'AKIA' },
   { label: 'Stripe key', prefix: 'sk_live_' },
   { label: 'Stripe key', prefix: 'sk_test_' }
-]
+])

@@ -1,6 +1,6 @@
 import type { ProviderSpec } from './types.js'
 
-export const langsmith: ProviderSpec = {
+export const langsmith: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'langsmith',
   label: 'LangSmith',
   env: 'LANGSMITH_API_KEY',
@@ -17,4 +17,4 @@ export const langsmith: ProviderSpec = {
   key: { pattern: /^lsv2_(?:pt|sk)_[a-z0-9]{32}_[a-z0-9]{10}$/, prefixes: ['lsv2_'] },
   // source: docs.smith.langchain.com — keys are managed in the settings
   dashboard: 'https://smith.langchain.com/settings'
-}
+})

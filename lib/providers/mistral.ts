@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const mistral: ProviderSpec = {
+export const mistral: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'mistral',
   label: 'Mistral AI',
   env: 'MISTRAL_API_KEY',
@@ -16,4 +16,4 @@ export const mistral: ProviderSpec = {
   key: { pattern: /^[A-Za-z0-9]{32}$/ },
   // source: docs.mistral.ai — keys are managed in the console
   dashboard: 'https://console.mistral.ai/api-keys'
-}
+})

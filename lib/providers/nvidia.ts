@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const nvidia: ProviderSpec = {
+export const nvidia: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'nvidia',
   label: 'NVIDIA NIM',
   env: 'NVIDIA_API_KEY',
@@ -19,4 +19,4 @@ export const nvidia: ProviderSpec = {
   key: { pattern: /^nvapi-[\w-]{64}$/, prefixes: ['nvapi-'] },
   // source: vava-nessa/free-coding-models#98 — NIM keys are created at build.nvidia.com
   dashboard: 'https://build.nvidia.com'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { errorText, field, jsonWith } from './shape.js'
 
-export const openai: ProviderSpec = {
+export const openai: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'openai',
   label: 'OpenAI',
   env: 'OPENAI_API_KEY',
@@ -44,4 +44,4 @@ export const openai: ProviderSpec = {
   },
   // source: help.openai.com — keys are managed at platform.openai.com/api-keys
   dashboard: 'https://platform.openai.com/api-keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const openrouter: ProviderSpec = {
+export const openrouter: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'openrouter',
   label: 'OpenRouter',
   env: 'OPENROUTER_API_KEY',
@@ -34,4 +34,4 @@ export const openrouter: ProviderSpec = {
   key: { pattern: /^sk-or-v1-[0-9a-f]{64}$/, prefixes: ['sk-or-'] },
   // source: openrouter.ai docs — keys are managed in settings
   dashboard: 'https://openrouter.ai/settings/keys'
-}
+})

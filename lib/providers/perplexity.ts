@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const perplexity: ProviderSpec = {
+export const perplexity: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'perplexity',
   label: 'Perplexity',
   env: 'PERPLEXITY_API_KEY',
@@ -17,4 +17,4 @@ export const perplexity: ProviderSpec = {
   key: { pattern: /^pplx-\w{48}$/, prefixes: ['pplx-'] },
   // source: docs.perplexity.ai — keys are managed in the API settings
   dashboard: 'https://www.perplexity.ai/settings/api'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { field, jsonWith } from './shape.js'
 
-export const pinecone: ProviderSpec = {
+export const pinecone: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'pinecone',
   label: 'Pinecone',
   env: 'PINECONE_API_KEY',
@@ -28,4 +28,4 @@ export const pinecone: ProviderSpec = {
   key: { pattern: /^pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}$/, prefixes: ['pcsk_'] },
   // source: docs.pinecone.io — keys are managed per project in the console
   dashboard: 'https://app.pinecone.io'
-}
+})

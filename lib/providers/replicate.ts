@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonWith } from './shape.js'
 
-export const replicate: ProviderSpec = {
+export const replicate: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'replicate',
   label: 'Replicate',
   env: 'REPLICATE_API_TOKEN',
@@ -15,4 +15,4 @@ export const replicate: ProviderSpec = {
   key: { pattern: /^r8_[0-9A-Za-z_-]{37}$/, prefixes: ['r8_'] },
   // source: replicate.com docs — tokens are managed in the account settings
   dashboard: 'https://replicate.com/account/api-tokens'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { jsonListOrWith } from './shape.js'
 
-export const together: ProviderSpec = {
+export const together: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'together',
   label: 'Together AI',
   env: 'TOGETHER_API_KEY',
@@ -15,4 +15,4 @@ export const together: ProviderSpec = {
   key: { pattern: /^tgp_v1_[A-Za-z0-9_-]{43}$|^[a-f0-9]{64}$/, prefixes: ['tgp_v1_'] },
   // source: docs.together.ai/docs/error-codes — the 401 text points at the api-keys settings
   dashboard: 'https://api.together.ai/settings/api-keys'
-}
+})

@@ -1,7 +1,7 @@
 import type { ProviderSpec } from './types.js'
 import { errorText, field, jsonWith } from './shape.js'
 
-export const xai: ProviderSpec = {
+export const xai: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'xai',
   label: 'xAI',
   env: 'XAI_API_KEY',
@@ -33,4 +33,4 @@ export const xai: ProviderSpec = {
   key: { pattern: /^xai-[0-9A-Za-z_]{80}$/, prefixes: ['xai-'] },
   // source: docs.x.ai — keys are managed in the console
   dashboard: 'https://console.x.ai'
-}
+})
