@@ -8,6 +8,7 @@ import { Guard } from '../lib/core/guard.js'
 import { silentLogger } from '../lib/core/log.js'
 import type { Logger } from '../lib/core/log.js'
 import { resolveOptions } from '../lib/core/options.js'
+import { retryAfterValue } from '../lib/core/retry-after.js'
 import { appWith, until } from './helpers/app.js'
 import { FakeClock } from './helpers/clock.js'
 import { startStub } from './helpers/stub.js'
@@ -213,7 +214,7 @@ test('faults #97 on the fake clock: a failing key backs off (capped at the inter
   t.equal(guard.report().status, 'pass')
   t.same([await tick(clock, guard), await tick(clock, guard)], [60_000, 60_000], 'passing: the interval')
   t.equal(guard.nextCheck(['fireworks']), 60_000)
-  t.equal(guard.retryAfter(['fireworks']), 60)
+  t.equal(retryAfterValue(guard.nextCheck(['fireworks'])), 60)
   guard.close()
   t.same(clock.pending(), [], 'close() clears the timer')
   t.equal(guard.nextCheck(['fireworks']), undefined)
@@ -225,14 +226,14 @@ test('faults #37 on the fake clock: a 429\'s Retry-After delays the next recheck
   const { clock, guard } = await guarded(t, { probe: { interval: 30, jitter: 0, retries: 0 } }, stub)
   t.equal(guard.report().checks.fireworks?.cause, 'limited')
   t.same(clock.pending(), [120_000], 'the next check waits for Retry-After, not the 30 ms interval')
-  t.equal(guard.retryAfter(['fireworks']), 120, 'and a gated route says so')
+  t.equal(retryAfterValue(guard.nextCheck(['fireworks'])), 120, 'and a gated route says so')
   const hits = stub.hits
   clock.advance(119_999)
   t.equal(stub.hits, hits, 'no recheck before it')
   stub.set('429', { retryAfter: '999999' })
   t.equal(await tick(clock, guard), 1)
   t.same(clock.pending(), [300_000], 'a longer one is honoured up to the one cap (300 s)')
-  t.equal(guard.retryAfter(['fireworks']), 300)
+  t.equal(retryAfterValue(guard.nextCheck(['fireworks'])), 300)
 })
 
 test('suspicion is rate-limited on the injected clock: one recheck per key per SUSPECT_GAP', async (t) => {

@@ -13,14 +13,14 @@ function shown (word: string): string {
   return /^-{0,2}[\w.-]{1,15}$/.test(word) ? `"${word}"` : `(an argument of ${word.length} characters)`
 }
 
-const FLAGS = {
+const FLAGS = Object.freeze({
   env: { type: 'string' },
   'base-url': { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' }
-} as const
+} as const)
 
 export interface Parsed {
   help: boolean

@@ -24,9 +24,9 @@ export function painter (on: boolean): Paint {
   return on ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text
 }
 
-const STATUS_COLOUR: Readonly<Record<Status, Style>> = { pass: 'green', warn: 'yellow', fail: 'red' }
+const STATUS_COLOUR: Readonly<Record<Status, Style>> = Object.freeze({ pass: 'green', warn: 'yellow', fail: 'red' })
 
-const HEADINGS = ['NAME', 'PROVIDER', 'STATUS', 'CAUSE', 'FINGERPRINT']
+const HEADINGS = Object.freeze(['NAME', 'PROVIDER', 'STATUS', 'CAUSE', 'FINGERPRINT'])
 
 export function render (report: Report, paint: Paint): string {
   const checks = Object.values(report.checks)
@@ -34,7 +34,7 @@ export function render (report: Report, paint: Paint): string {
   const width = (col: number): number => Math.max(...[HEADINGS, ...rows].map((row) => (row[col] as string).length))
   const widths = HEADINGS.map((_heading, col) => width(col))
   const last = HEADINGS.length - 1
-  const pad = (row: string[]): string[] =>
+  const pad = (row: readonly string[]): string[] =>
     row.map((cell, col) => col === last ? cell : cell.padEnd(widths[col] as number))
   let out = paint('bold', pad(HEADINGS).join('  ')) + '\n'
   checks.forEach((check, index) => {

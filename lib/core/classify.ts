@@ -2,7 +2,7 @@ import type { ProbeAnswer, ProviderSpec } from '../providers/types.js'
 import { FALLBACK, isCause } from './causes.js'
 import type { Cause, Facts, Verdict } from './causes.js'
 
-const TLS: Record<string, string> = {
+const TLS: Record<string, string> = Object.freeze({
   DEPTH_ZERO_SELF_SIGNED_CERT: 'tls-self-signed',
   SELF_SIGNED_CERT_IN_CHAIN: 'tls-self-signed',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls-self-signed',
@@ -15,13 +15,13 @@ const TLS: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: 'tls-protocol',
   ERR_SSL_PACKET_LENGTH_TOO_LONG: 'tls-protocol',
   EPROTO: 'tls-protocol'
-}
+})
 
 /**
  * Error codes of a request that ran out of time: undici's timers, Node's sockets and HTTP client. The one
  * table of them (the upstream side reads it too). An abort is not among them: who aborted decides.
  */
-export const TIMEOUT_CODES: ReadonlySet<string> = new Set([
+export const TIMEOUT_CODES: readonly string[] = Object.freeze([
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
   'UND_ERR_CONNECT_TIMEOUT',
@@ -31,9 +31,9 @@ export const TIMEOUT_CODES: ReadonlySet<string> = new Set([
 ])
 
 /** Error codes of a request that was cancelled (an `AbortSignal`, a destroyed dispatcher). */
-export const ABORT_CODES: ReadonlySet<string> = new Set(['ABORT_ERR', 'UND_ERR_ABORTED', 'UND_ERR_DESTROYED'])
+export const ABORT_CODES: readonly string[] = Object.freeze(['ABORT_ERR', 'UND_ERR_ABORTED', 'UND_ERR_DESTROYED'])
 
-const NETWORK: Record<string, string> = {
+const NETWORK: Record<string, string> = Object.freeze({
   ECONNREFUSED: 'refused',
   ECONNRESET: 'reset',
   EPIPE: 'reset',
@@ -45,7 +45,7 @@ const NETWORK: Record<string, string> = {
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'protocol',
   UND_ERR_RES_EXCEEDED_MAX_SIZE: 'protocol',
   HPE_HEADER_OVERFLOW: 'protocol'
-}
+})
 
 interface ErrorLike { code?: unknown, name?: unknown, message?: unknown, cause?: unknown }
 
@@ -90,10 +90,10 @@ export function classifyError (err: unknown, origin: string, timeoutMs: number):
     if (code === 'UND_ERR_SOCKET' || (code === 'ECONNRESET' && message === 'socket hang up')) {
       return { cause: 'unreachable', reason: 'closed', facts: withCode }
     }
-    if (TIMEOUT_CODES.has(code)) return { cause: 'unreachable', reason: 'timeout', facts: { origin, timeoutMs } }
+    if (TIMEOUT_CODES.includes(code)) return { cause: 'unreachable', reason: 'timeout', facts: { origin, timeoutMs } }
     const network = Object.hasOwn(NETWORK, code) ? NETWORK[code] : undefined
     if (network !== undefined) return { cause: 'unreachable', reason: network, facts: { ...facts, errno: code } }
-    if (ABORT_CODES.has(code)) continue
+    if (ABORT_CODES.includes(code)) continue
     if (/^E[A-Z]+$/.test(code)) return { cause: 'unreachable', reason: 'network', facts: { ...facts, errno: code } }
   }
   return { cause: 'unreachable', reason: 'network', facts: { ...facts, errno: 'error' } }
@@ -127,7 +127,7 @@ function mediaType (header: string | undefined): string {
 }
 
 /** Causes a provider's own `classify` may return (ProbeRefinement). */
-const REFINED: readonly Cause[] = ['valid', 'rejected', 'forbidden', 'limited', 'unreachable']
+const REFINED: readonly Cause[] = Object.freeze(['valid', 'rejected', 'forbidden', 'limited', 'unreachable'])
 /** A machine code: what a custom `classify` names its reason must be fit for logs and reports. */
 const REASON = /^[A-Za-z0-9][\w.-]{0,63}$/
 

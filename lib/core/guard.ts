@@ -156,14 +156,6 @@ export class Guard {
     return this.#schedule.nextIn(names)
   }
 
-  /**
-   * `Retry-After` seconds for a route waiting on `names`.
-   * @deprecated The HTTP side's: `retryAfterValue(guard.nextCheck(names))` from retry-after.ts.
-   */
-  retryAfter (names: readonly string[]): number {
-    return retryAfterValue(this.nextCheck(names))
-  }
-
   /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
   async start (deadline: number): Promise<Report> {
     await this.#schedule.runAll(this.names(), deadline)

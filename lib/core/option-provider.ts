@@ -10,7 +10,7 @@ export function ownProvider (spec: ProviderSpec): ProviderSpec {
   return s
 }
 
-const KEY_LENGTH = { min: 1, max: 65536 }
+const KEY_LENGTH = Object.freeze({ min: 1, max: 65536 })
 const method = oneOf(['GET', 'POST'])
 
 /** Checks a `ProviderSpec` the application wrote (one keyguard does not ship). */

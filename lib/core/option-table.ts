@@ -49,7 +49,7 @@ const path = (value: unknown, option: string): string | false => {
   return value
 }
 
-export const PROBE: Group = {
+export const PROBE: Group = Object.freeze<Group>({
   type: 'ProbeOptions',
   fields: {
     timeout: {
@@ -83,9 +83,9 @@ export const PROBE: Group = {
       }
     }
   }
-}
+})
 
-export const HEALTH: Group = {
+export const HEALTH: Group = Object.freeze<Group>({
   type: 'HealthOptions',
   fields: {
     live: { type: '`string \\| false`', default: { value: '/livez' }, check: path },
@@ -109,9 +109,9 @@ export const HEALTH: Group = {
       bad('health.ready', 'a path other than health.live', undefined, message)
     }
   }
-}
+})
 
-export const PROBLEM: Group = {
+export const PROBLEM: Group = Object.freeze<Group>({
   type: 'ProblemOptions',
   fields: {
     status: {
@@ -132,9 +132,9 @@ export const PROBLEM: Group = {
     recognise: { type: '`(error: unknown) => boolean \\| string`', check: fn },
     unavailable: { type: '`boolean`', default: { value: false }, check: bool }
   }
-}
+})
 
-export const KEY_SPEC: Group = {
+export const KEY_SPEC: Group = Object.freeze<Group>({
   type: 'KeySpec',
   fields: {
     name: { type: '`string`', default: { text: 'the provider id' } },
@@ -155,7 +155,7 @@ export const KEY_SPEC: Group = {
     required: { type: '`boolean`', default: { value: true }, check: bool },
     probe: { type: '`boolean`', default: { value: true }, check: bool }
   }
-}
+})
 
 /** Resolves a nested options object: `false` turns the feature off, an object is checked field by field. */
 const nested = (group: Group): Check => (value, option) => {
@@ -164,7 +164,7 @@ const nested = (group: Group): Check => (value, option) => {
   return resolveGroup(value, group, option)
 }
 
-export const OPTIONS: Group = {
+export const OPTIONS: Group = Object.freeze<Group>({
   type: 'FastifyKeyguardOptions',
   fields: {
     keys: { type: '`Array<ProviderId \\| KeySpec>`', required: true },
@@ -204,10 +204,10 @@ export const OPTIONS: Group = {
     problem: { type: '`false \\| ProblemOptions`', default: { value: defaultsOf(PROBLEM) }, check: nested(PROBLEM) },
     onChange: { type: '`(report: Report, change: Change) => void`', check: fn }
   }
-}
+})
 
 /** The option groups, in the README's order. */
-export const GROUPS: readonly Group[] = [OPTIONS, KEY_SPEC, PROBE, HEALTH, PROBLEM]
+export const GROUPS: readonly Group[] = Object.freeze([OPTIONS, KEY_SPEC, PROBE, HEALTH, PROBLEM])
 
 /** The frozen object of a group's value defaults. */
 export function defaultsOf (group: Group): Readonly<Record<string, unknown>> {

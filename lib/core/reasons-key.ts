@@ -2,7 +2,7 @@ import type { Render } from './phrases.js'
 import { a, at, createKey, dest, fileFix, paste, seen, suggest } from './phrases.js'
 
 /** Wording of the reasons that judge the key itself: missing, malformed, rejected, forbidden. */
-export const KEY_REASONS: Readonly<Record<string, Render>> = {
+export const KEY_REASONS: Readonly<Record<string, Render>> = Object.freeze<Readonly<Record<string, Render>>>({
   // missing
   unset: (s, f) => [
     `${s.env} is not set.${suggest(f)}`,
@@ -181,4 +181,4 @@ export const KEY_REASONS: Readonly<Record<string, Render>> = {
     'Restrict the key to the Generative Language API, or create an auth key at ' +
       `${s.dashboard ?? `the ${s.label} console`}`
   ]
-}
+})

@@ -2,7 +2,7 @@ import type { Render } from './phrases.js'
 import { http, peer, seen, suggest, verifyLater } from './phrases.js'
 
 /** Wording of the reasons that say how the probe went: limited, unreachable, valid, unchecked, pending. */
-export const PROBE_REASONS: Readonly<Record<string, Render>> = {
+export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Readonly<Record<string, Render>>>({
   // limited
   'rate-limited': (s, _f, v) => [
     `${s.label} rate-limited the probe of ${s.where} ${seen(s, v)}; the key authenticated.`,
@@ -155,4 +155,4 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = {
     `Set ${s.env} to enable the routes that use ${s.label}`
   ],
   pending: (s) => [`${s.where} has not been checked yet.`, 'Wait for the first check']
-}
+})

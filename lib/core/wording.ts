@@ -9,7 +9,7 @@ const REASONS: Readonly<Record<string, Render>> = Object.freeze({ ...KEY_REASONS
 /** Every reason code that has its own wording. */
 export const REASON_CODES: readonly string[] = Object.freeze(Object.keys(REASONS))
 
-const NOTES: Record<NoteCode, (s: Subject) => string> = {
+const NOTES: Record<NoteCode, (s: Subject) => string> = Object.freeze<Record<NoteCode, (s: Subject) => string>>({
   bom: (s) => `Removed a leading byte-order mark (U+FEFF) from ${s.where}; save the file as UTF-8 without BOM.`,
   newline: (s) => `Removed a trailing line break from ${s.where}; write secrets with printf or echo -n.`,
   whitespace: (s) => `Removed surrounding whitespace from ${s.where}.`,
@@ -18,7 +18,7 @@ const NOTES: Record<NoteCode, (s: Subject) => string> = {
   'empty-used-file': (s) => `${s.env} is set but empty; the key was read from ${s.env}_FILE.`,
   'rotation-refused': (s) => `${s.where} now holds a different key, which ${s.label} refused; ` +
     `the previous key (${s.fingerprint as string}) stays in use until a new one is accepted.`
-}
+})
 
 /** Renders notes for people. */
 export function describeNotes (notes: readonly NoteCode[], subject: Subject): string[] {

@@ -5,6 +5,7 @@ import {
   FST_KEYGUARD_OPTIONS, FST_KEYGUARD_UPSTREAM_UNAUTHORIZED, FST_KEYGUARD_UPSTREAM_UNAVAILABLE
 } from '../core/errors.js'
 import type { Guard } from '../core/guard.js'
+import { retryAfterValue } from '../core/retry-after.js'
 import { problemDocument, problemHeaders, sendProblem } from './problem.js'
 import { requestIdOf, safeName, scrubError } from '../core/redact.js'
 import type { ProblemDocument } from './problem.js'
@@ -14,7 +15,7 @@ import { kHit } from '../upstream/watch.js'
 import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
 /** What the conversion needs of the guard: no more. */
-export type ConversionView = Pick<Guard, 'has' | 'names' | 'result' | 'retryAfter' | 'suspect' | 'secrets' | 'forms'>
+export type ConversionView = Pick<Guard, 'has' | 'names' | 'result' | 'nextCheck' | 'suspect' | 'secrets' | 'forms'>
 
 /** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
 const KEEP = new RegExp('^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|' +
@@ -98,7 +99,7 @@ function upstreamProblem (guard: ConversionView, request: FastifyRequest, hit: H
 function retryAfter (guard: ConversionView, doc: ProblemDocument, hit: Hit): number | undefined {
   if (doc.status !== 503) return undefined
   if (hit.kind === 'unavailable') return hit.retryAfter
-  return guard.retryAfter(hit.key === undefined ? guard.names() : [hit.key])
+  return retryAfterValue(guard.nextCheck(hit.key === undefined ? guard.names() : [hit.key]))
 }
 
 /** Whether a payload is a fetch `Response` (Fastify's own test: any realm, any undici copy). */

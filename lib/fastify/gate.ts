@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS } from '../core/errors.js'
 import type { Guard } from '../core/guard.js'
+import { retryAfterValue } from '../core/retry-after.js'
 import { problemDocument, sendProblem } from './problem.js'
 
 /** What the gate needs of the guard: no more. */
-export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'retryAfter'>
+export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'nextCheck'>
 
 /** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
 type Gate = readonly string[] | { invalid: string }
@@ -75,6 +76,6 @@ export function gateHook (guard: GateView): onRequestHookHandler {
     const doc = problemDocument(err, request, { key: blocked, provider: result?.provider })
     request.log.warn({ keyguard: { key: blocked, cause: result?.cause } },
       'fastify-keyguard: gated route refused while its key is failing')
-    sendProblem(reply, doc, guard.retryAfter(names))
+    sendProblem(reply, doc, retryAfterValue(guard.nextCheck(names)))
   }
 }

@@ -13,7 +13,7 @@ import { Upstream } from '../upstream/watch.js'
 import './types.js'
 
 /** Part of Fastify's `pluginTimeout` left free after the probe deadline, so the probe's own error wins. */
-const TIMEOUT_MARGIN = { ratio: 0.1, min: 1_000 }
+const TIMEOUT_MARGIN = Object.freeze({ ratio: 0.1, min: 1_000 })
 
 const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
   const options = resolveOptions(opts, process.env)

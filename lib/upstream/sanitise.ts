@@ -1,7 +1,7 @@
 import { echoes, requestIdOf } from '../core/redact.js'
 
 /** Members SDK errors keep the upstream's request id in. */
-const ID_MEMBERS = new Set<PropertyKey>(['requestID', 'requestId', 'request_id'])
+const ID_MEMBERS: readonly PropertyKey[] = Object.freeze(['requestID', 'requestId', 'request_id'])
 
 /** A name or code fit to log: a short token, not text. */
 const TOKEN = /^[\w.$:-]{1,64}$/
@@ -23,7 +23,7 @@ function safe (member: PropertyKey, value: unknown, secrets: readonly string[]):
     return typeof value === 'number' || (typeof value === 'string' && TOKEN.test(value) && !echoes(value, secrets))
   }
   // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
-  return ID_MEMBERS.has(member) && requestIdOf(value, secrets) !== undefined
+  return ID_MEMBERS.includes(member) && requestIdOf(value, secrets) !== undefined
 }
 
 /**

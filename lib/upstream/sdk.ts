@@ -150,13 +150,13 @@ export function timedOut (err: unknown): boolean {
   const { code, name } = err as { code?: unknown, name?: unknown }
   // An abort is the caller's own deadline (an SDK's timeout), not a torn connection: UND_ERR_DESTROYED is not one.
   const timeout = typeof code === 'string' &&
-    (TIMEOUT_CODES.has(code) || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
+    (TIMEOUT_CODES.includes(code) || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
   return timeout || name === 'TimeoutError' || name === 'AbortError'
 }
 
-/** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped at 5 minutes, whole seconds. */
+/** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped (RETRY_AFTER), whole seconds. */
 export function retryAfterSeconds (value: unknown): number | undefined {
-  const ms = parseRetryAfter(typeof value === 'string' ? value : undefined, undefined, Date.now(), 300_000)
+  const ms = parseRetryAfter(typeof value === 'string' ? value : undefined, undefined, Date.now())
   return ms === undefined ? undefined : Math.ceil(ms / 1000)
 }
 
