@@ -154,7 +154,7 @@ export function timedOut (err: unknown): boolean {
   return timeout || name === 'TimeoutError' || name === 'AbortError'
 }
 
-/** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped (RETRY_AFTER), whole seconds. */
+/** A `Retry-After` fit to pass on: parsed strictly (delay-seconds or HTTP-date), capped, in whole seconds. */
 export function retryAfterSeconds (value: unknown): number | undefined {
   const ms = parseRetryAfter(typeof value === 'string' ? value : undefined, undefined, Date.now())
   return ms === undefined ? undefined : Math.ceil(ms / 1000)
