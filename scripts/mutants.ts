@@ -16,10 +16,14 @@ export interface Mutant {
   equivalent?: string
 }
 
-const VERDICT = 'lib/core/verdict.ts'
+const CAUSES = 'lib/core/causes.ts'
+const CLASSIFY = 'lib/core/classify.ts'
 const INSPECT = 'lib/core/inspect.ts'
-const REPLY = 'lib/fastify/reply.ts'
+const CONVERSION = 'lib/fastify/conversion.ts'
+const GATE = 'lib/fastify/gate.ts'
 const WATCH = 'lib/upstream/watch.ts'
+const SDK = 'lib/upstream/sdk.ts'
+const TARGETS = 'lib/upstream/targets.ts'
 
 const causes = ['test/verdict.test.ts', 'test/boot.test.ts', 'test/health.test.ts', 'test/mutants.test.ts']
 const classify = ['test/verdict.test.ts', 'test/probe.test.ts']
@@ -33,7 +37,7 @@ const recognition = ['test/recognise.test.ts', 'test/sdk/strip.test.ts', 'test/u
 const row = (cause: string, from: string, to: string, equivalent?: string): Mutant => ({
   ...(equivalent === undefined ? {} : { equivalent }),
   id: `cause-${cause}-${to}`,
-  file: VERDICT,
+  file: CAUSES,
   what: `CAUSES.${cause}.status ${from} → ${to}`,
   find: `  ${cause}: { status: '${from}'`,
   replace: `  ${cause}: { status: '${to}'`,
@@ -53,7 +57,7 @@ export const MUTANTS: readonly Mutant[] = [
     "'fail' itself, and no check yields a pending verdict (a custom classify may not: classify-refined-any)"),
   {
     id: 'status-unreachable-degrade',
-    file: VERDICT,
+    file: CAUSES,
     what: 'statusOf: onUnreachable degrade gives warn',
     find: "return onUnreachable === 'warn' ? 'warn' : 'fail'",
     replace: "return onUnreachable === 'refuse' ? 'fail' : 'warn'",
@@ -61,7 +65,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'status-unknown-passes',
-    file: VERDICT,
+    file: CAUSES,
     what: 'statusOf: an unknown cause passes (fail open)',
     find: "return isCause(cause) ? CAUSES[cause].status : 'fail'",
     replace: "return isCause(cause) ? CAUSES[cause].status : 'pass'",
@@ -94,7 +98,7 @@ export const MUTANTS: readonly Mutant[] = [
   // The probe answer's classification.
   {
     id: 'classify-401',
-    file: VERDICT,
+    file: CLASSIFY,
     what: 'classify: 401 is unreachable, not rejected',
     find: "if (httpStatus === 401) return { cause: 'rejected'",
     replace: "if (httpStatus === 401) return { cause: 'unreachable'",
@@ -102,23 +106,23 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'classify-403-cdn',
-    file: VERDICT,
+    file: CLASSIFY,
     what: 'classify: a CDN 403 is forbidden',
-    find: 'if (httpStatus === 403) return fromCdn(answer) ?',
-    replace: 'if (httpStatus === 403) return false ?',
+    find: '  if (httpStatus === 403) {\n    return fromCdn(answer)\n',
+    replace: '  if (httpStatus === 403) {\n    return false\n',
     tests: classify
   },
   {
     id: 'classify-2xx-shape',
-    file: VERDICT,
+    file: CLASSIFY,
     what: 'classify: any 2xx is valid, whatever its shape',
-    find: "provider.valid === undefined ? answer.json !== null && typeof answer.json === 'object'",
-    replace: 'provider.valid === undefined ? true',
+    find: "? answer.json !== null && typeof answer.json === 'object'",
+    replace: '? true',
     tests: classify
   },
   {
     id: 'classify-refined-any',
-    file: VERDICT,
+    file: CLASSIFY,
     what: 'classify: a custom classify may return any cause (pending, missing…)',
     find: 'if (!isCause(cause) || !REFINED.includes(cause)) {',
     replace: 'if (!isCause(cause)) {',
@@ -126,7 +130,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'transient-timeout',
-    file: VERDICT,
+    file: CLASSIFY,
     what: 'transient: a timeout is retried',
     find: "return ['refused', 'reset', 'closed', 'dns', 'network', 'server-error', 'cdn'].includes",
     replace: "return ['timeout', 'refused', 'reset', 'closed', 'dns', 'network', 'server-error', 'cdn'].includes",
@@ -264,7 +268,7 @@ export const MUTANTS: readonly Mutant[] = [
   // The conversion: recognition in onError, the status decision in onSend, the route gate.
   {
     id: 'reply-predicate-truthy',
-    file: REPLY,
+    file: CONVERSION,
     what: 'recognise predicate: any truthy answer converts',
     find: 'if (verdict === true) return { status: 401 }',
     replace: 'if (verdict) return { status: 401 }',
@@ -272,7 +276,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-predicate-name',
-    file: REPLY,
+    file: CONVERSION,
     what: 'recognise predicate: a key name is ignored',
     find: "return typeof verdict === 'string' ? { status: 401, key: verdict } : undefined",
     replace: 'return undefined',
@@ -280,7 +284,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-own-error',
-    file: REPLY,
+    file: CONVERSION,
     what: 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED is not recognised',
     find: "const own = (error as { code?: unknown }).code === 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED'",
     replace: 'const own = false',
@@ -288,7 +292,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-unavailable-always',
-    file: REPLY,
+    file: CONVERSION,
     what: 'unavailable faults convert without problem.unavailable',
     find: 'if (found === undefined && conversion.unavailable === true && marked[kHit] === undefined) {',
     replace: 'if (found === undefined && marked[kHit] === undefined) {',
@@ -296,7 +300,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-fault-any-key',
-    file: REPLY,
+    file: CONVERSION,
     what: 'a fault converts without a guarded key',
     find: 'if (fault !== undefined && key !== undefined) {',
     replace: 'if (fault !== undefined) {',
@@ -304,7 +308,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-rejected-outranks',
-    file: REPLY,
+    file: CONVERSION,
     what: 'a 401 no longer outranks an earlier unavailable answer',
     find: "if (found !== undefined && (marked[kHit] === undefined || marked[kHit].kind === 'unavailable')) {",
     replace: 'if (found !== undefined && marked[kHit] === undefined) {',
@@ -312,7 +316,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-no-suspect',
-    file: REPLY,
+    file: CONVERSION,
     what: 'a recognised 401 raises no suspicion',
     find: '      marked[kHit] = hit\n      if (key !== undefined) guard.suspect(key)',
     replace: '      marked[kHit] = hit',
@@ -320,39 +324,39 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'reply-expected-status',
-    file: REPLY,
+    file: CONVERSION,
     what: "expected status: always the conversion's",
-    find: "hit.expected = own ? (error as { statusCode: number }).statusCode : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status",
-    replace: 'hit.expected = conversion.status',
+    find: "        : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status",
+    replace: '        : conversion.status',
     tests: conversion
   },
   {
     id: 'send-convert-always',
-    file: REPLY,
+    file: CONVERSION,
     what: "onSend: the application's own status mapping is overridden",
-    find: "if ((status !== 401 || hit.kind === 'unavailable') && status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)",
+    find: 'if (!converts) return done(null, payload)',
     replace: 'if (false) return done(null, payload)',
     tests: conversion
   },
   {
     id: 'send-no-upstream-status',
-    file: REPLY,
+    file: CONVERSION,
     what: "onSend: the upstream's own status passed through is not converted",
-    find: '&& status !== hit.status && status !== (hit.expected ?? 500)) return done(null, payload)',
-    replace: '&& status !== (hit.expected ?? 500)) return done(null, payload)',
+    find: '|| status === hit.status ||',
+    replace: '||',
     tests: conversion
   },
   {
     id: 'send-401-unavailable',
-    file: REPLY,
+    file: CONVERSION,
     what: 'onSend: an app 401 after an unavailable answer converts',
-    find: "if ((status !== 401 || hit.kind === 'unavailable') &&",
-    replace: 'if (status !== 401 &&',
+    find: "(status === 401 && hit.kind !== 'unavailable')",
+    replace: '(status === 401)',
     tests: ['test/unavailable.test.ts', 'test/mutants.test.ts']
   },
   {
     id: 'retry-after-any-status',
-    file: REPLY,
+    file: CONVERSION,
     what: 'Retry-After on every problem, not only 503',
     find: 'if (doc.status !== 503) return undefined',
     replace: 'if (false) return undefined',
@@ -360,7 +364,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'gate-open',
-    file: REPLY,
+    file: GATE,
     what: 'gate: a blocked key lets the route run',
     find: 'if (blocked === undefined) return done()',
     replace: 'if (true) return done()',
@@ -385,7 +389,7 @@ export const MUTANTS: readonly Mutant[] = [
   // lib/upstream's recognition of an upstream's rejection.
   {
     id: 'recognise-any-4xx',
-    file: WATCH,
+    file: SDK,
     what: 'recognise(): any 4xx is a rejection',
     find: 'return answer?.status === 401 ? described',
     replace: "return typeof answer?.status === 'number' && answer.status >= 400 ? described",
@@ -401,7 +405,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'rejects-5xx',
-    file: WATCH,
+    file: TARGETS,
     what: "rejects: a 5xx may be a provider's invalid-key answer",
     find: 'if (status < 400 || status >= 500 || target.provider.classify === undefined) return false',
     replace: 'if (status < 400 || target.provider.classify === undefined) return false',
@@ -409,10 +413,10 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'rejects-any-cause',
-    file: WATCH,
+    file: TARGETS,
     what: 'rejects: any classify verdict counts, not only rejected',
-    find: "truncated: false })?.cause === 'rejected'",
-    replace: 'truncated: false })?.cause !== undefined',
+    find: "classify(answer)?.cause === 'rejected'",
+    replace: 'classify(answer)?.cause !== undefined',
     tests: recognition
   },
   {
@@ -425,7 +429,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'shape-stainless-headers',
-    file: WATCH,
+    file: SDK,
     what: 'any error with a numeric status is an SDK answer (http-errors too)',
     find: "if (typeof err.status === 'number' && typeof (err.headers as { get?: unknown } | undefined)?.get === 'function') {",
     replace: "if (typeof err.status === 'number') {",
@@ -433,7 +437,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'shape-fireworks',
-    file: WATCH,
+    file: SDK,
     what: "@fireworksai/sdk's Unauthorized is not recognised",
     find: "if (err.name === 'Unauthorized' && 'data$' in err) return { status: 401 }",
     replace: 'if (false) return { status: 401 }',
@@ -441,7 +445,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: 'shape-hub-fields',
-    file: WATCH,
+    file: SDK,
     what: "any error with statusCode and url is @huggingface/hub's",
     find: "if (hub && typeof err.statusCode === 'number' && typeof err.url === 'string') {",
     replace: "if (typeof err.statusCode === 'number' && typeof err.url === 'string') {",
@@ -451,8 +455,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: 'mismatch-ignored',
     file: WATCH,
     what: 'another credential sent: the key is suspected anyway',
-    find: 'if (sent !== undefined && this.#guard.sends(target.name, sent) === false) hit.mismatch',
-    replace: 'if (false) hit.mismatch',
+    find: 'if (sent !== undefined && this.#guard.sends(target.name, sent) === false) {',
+    replace: 'if (false) {',
     tests: ['test/upstream.test.ts', 'test/issues/10-wrong-credential.test.ts']
   }
 ]
