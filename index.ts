@@ -18,7 +18,7 @@ export { providers } from './lib/providers/index.js'
 export type { ProbeAnswer, ProbeRefinement, ProviderId, ProviderSpec } from './lib/providers/index.js'
 export type { Change, CheckResult, Report } from './lib/core/report.js'
 export type { Keyguard, KeyguardRouteConfig } from './lib/fastify/types.js'
-export type { Cause, Status } from './lib/core/verdict.js'
+export type { Cause, Status } from './lib/core/causes.js'
 export { fingerprint } from './lib/core/redact.js'
 
 /**

@@ -5,7 +5,7 @@ import type { BootRefusedError } from '../index.js'
 import { entropy, generated, inspect } from '../lib/core/inspect.js'
 import { foreignPrefixes, providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
-import { describe } from '../lib/core/verdict.js'
+import { describe } from '../lib/core/wording.js'
 import { ALL, FORMATS, adminGuard, checkFormats, watchNetwork } from './helpers/keys.js'
 import { stubFor } from './helpers/stub.js'
 

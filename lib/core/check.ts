@@ -13,8 +13,9 @@ import { sleep } from './schedule.js'
 import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { ProbeTransport } from './transport.js'
-import { CAUSES, describe, describeNotes, statusOf } from './verdict.js'
-import type { Facts, NoteCode, Subject, Verdict } from './verdict.js'
+import { CAUSES, statusOf } from './causes.js'
+import { describe, describeNotes } from './wording.js'
+import type { Facts, NoteCode, Subject, Verdict } from './causes.js'
 
 /** Re-reads of a changed, now-broken source before it counts (a half-written file during rotation). */
 export const SETTLE = Object.freeze({ tries: 3, wait: 250 })

@@ -10,7 +10,7 @@ import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
 import { REAL_CLOCK, Schedule } from './schedule.js'
 import type { Clock, Collaborators, Plan } from './schedule.js'
-import { describeMismatch } from './verdict.js'
+import { describeMismatch } from './wording.js'
 
 // Constants that moved with their code, still exported here for the tests that read them here.
 export { SETTLE } from './check.js'

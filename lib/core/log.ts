@@ -1,5 +1,5 @@
 import type { CheckResult } from './report.js'
-import { CAUSES } from './verdict.js'
+import { CAUSES } from './causes.js'
 
 /**
  * The part of a pino-style logger the core uses. Fastify's `app.log` fits it; the core never imports

@@ -8,8 +8,9 @@ import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { backoff, PROBE_BACKOFF, sleep } from './schedule.js'
 import { undici } from './transport.js'
-import { classify, classifyError, transient } from './verdict.js'
-import type { Verdict } from './verdict.js'
+import { classify, classifyError, transient } from './classify.js'
+import type { Verdict } from './causes.js'
+import { headerRecord, parseJson, requestIdHeader } from './http.js'
 
 /** How much of a probe answer is read: enough for any error envelope and a model list's first entries. */
 export const BODY_CAP = 16 * 1024
@@ -115,23 +116,6 @@ async function readCapped (body: RawAnswer['body']): Promise<{ text: string, tru
   return { text: Buffer.concat(chunks).subarray(0, BODY_CAP).toString('utf8'), truncated }
 }
 
-function flat (headers: RawAnswer['headers']): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
-}
-
-function parseJson (text: string, truncated: boolean): unknown {
-  if (truncated) return undefined
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
 /** One attempt under its own deadline, which bounds connect, headers and body together. */
 async function attempt (
   url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number
@@ -163,14 +147,14 @@ async function attempt (
       ? await viaNode(url, method, headers, body, controller.signal)
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
-    const got = flat(raw.headers)
+    const got = headerRecord(raw.headers)
     const answer: ProbeAnswer = { status: raw.status, headers: got, text, json: parseJson(text, truncated), truncated }
     const latencyMs = Math.round(performance.now() - started)
     verdict = { ...classify(answer, provider, url.origin, settings.onFault), latencyMs }
     keepClean(verdict, key, settings.forms)
     const retryAfterMs = parseRetryAfter(got['retry-after'], got.date, Date.now())
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs
-    const requestId = requestIdOf(got['x-request-id'] ?? got['request-id'], [key], settings.forms)
+    const requestId = requestIdOf(requestIdHeader(got), [key], settings.forms)
     if (requestId !== undefined) verdict.requestId = requestId
   } catch (err) {
     // node:http reports a deadline that fires mid-body as a plain reset ("aborted"); the deadline is the

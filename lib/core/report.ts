@@ -1,4 +1,4 @@
-import type { Cause, Status } from './verdict.js'
+import type { Cause, Status } from './causes.js'
 
 /** The state of one key. Holds no secret: the key appears only as its `fingerprint`. */
 export interface CheckResult {

@@ -2,8 +2,8 @@ import type { Test } from 'tap'
 import type { Dispatcher } from 'undici'
 import type { ProbeSettings } from '../../lib/core/probe.js'
 import type { ProviderSpec } from '../../lib/providers/types.js'
-import { describe } from '../../lib/core/verdict.js'
-import type { Verdict } from '../../lib/core/verdict.js'
+import { describe } from '../../lib/core/wording.js'
+import type { Verdict } from '../../lib/core/causes.js'
 
 /** Probe settings for tests: a short deadline, no retries, no jitter. */
 export function settings (over: Partial<ProbeSettings> = {}): ProbeSettings {
