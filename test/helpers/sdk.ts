@@ -15,7 +15,13 @@ import Groq from 'groq-sdk'
 import OpenAI from 'openai'
 import Replicate from 'replicate'
 import Together from 'together-ai'
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
 import type { ProviderId } from '../../index.js'
+import { appWith, canary } from './app.js'
+import type { Logs } from './app.js'
+import { startStub } from './stub.js'
+import type { Stub } from './stub.js'
 import { Agent, interceptors, request } from 'undici'
 import type { Dispatcher } from 'undici'
 
@@ -351,4 +357,23 @@ export function matrixRows (label: (provider: ProviderId) => string): string[] {
     const version = c.row.startsWith('ai + ') ? `${versionOf('ai')} + ${versionOf(c.pkg)}` : versionOf(c.pkg)
     return `| ${c.row} | ${version} | ${label(c.provider)} ${c.rejection.status} | ${WAYS.map(() => '✅').join(' | ')} |`
   })
+}
+
+/**
+ * A real app guarding `c`'s provider with a fresh canary key, against a loopback stand-in that accepts
+ * only that key; both are closed at teardown.
+ */
+export async function sdkApp (t: Test, c: SdkCase): Promise<{ app: FastifyInstance, logs: Logs, stub: Stub, key: string }> {
+  const key = canary(prefixOf(c.provider))
+  const stub = await startStub({ mode: 'auth', keys: [key] })
+  const { app, logs } = await appWith({
+    keys: [{ name: c.provider, provider: c.provider, value: key, baseUrl: stub.url }],
+    env: {},
+    probe: { interval: 0, retries: 0, timeout: 2_000 }
+  })
+  t.teardown(async () => {
+    await app.close()
+    await stub.close()
+  })
+  return { app, logs, stub, key }
 }

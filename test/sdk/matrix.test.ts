@@ -3,11 +3,10 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { PROBLEM_TYPES } from '../../index.js'
-import { appWith, canary, leaks, until } from '../helpers/app.js'
+import { leaks, until } from '../helpers/app.js'
 import type { Logs } from '../helpers/app.js'
-import { CASES, prefixOf, WAYS } from '../helpers/sdk.js'
+import { CASES, prefixOf, sdkApp, WAYS } from '../helpers/sdk.js'
 import type { SdkCase } from '../helpers/sdk.js'
-import { startStub } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
 
 /**
@@ -49,19 +48,9 @@ const rechecks = (logs: Logs): number => logs.lines.filter((line) => line.includ
 
 async function cell (t: Test, c: SdkCase, watched: boolean): Promise<void> {
   const prefix = prefixOf(c.provider)
-  const key = canary(prefix)
+  const { app, logs, stub, key } = await sdkApp(t, c)
   // The public prefix alone (`sk-proj-`) is no leak: the upstream's own masked key starts with it.
   const leaked = (text: string): string[] => leaks(text, key).filter((piece) => !prefix.includes(piece))
-  const stub = await startStub({ mode: 'auth', keys: [key] })
-  const { app, logs } = await appWith({
-    keys: [{ name: c.provider, provider: c.provider, value: key, baseUrl: stub.url }],
-    env: {},
-    probe: { interval: 0, retries: 0, timeout: 2_000 }
-  })
-  t.teardown(async () => {
-    await app.close()
-    await stub.close()
-  })
   routes(app, c, stub, () => app.keyguard.key(c.provider), watched)
   await app.ready()
   t.equal((await app.inject('/readyz')).statusCode, 200, 'the key is valid at boot')

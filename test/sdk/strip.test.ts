@@ -1,9 +1,7 @@
 import { APICallError } from '@ai-sdk/provider'
 import type { FastifyError } from 'fastify'
 import { test } from 'tap'
-import { appWith, canary } from '../helpers/app.js'
-import { CASES, prefixOf } from '../helpers/sdk.js'
-import { startStub } from '../helpers/stub.js'
+import { CASES, sdkApp } from '../helpers/sdk.js'
 
 /**
  * Strip by allow-list (issue 10, item 3): a recognised upstream error reaches Fastify's logger and the
@@ -16,17 +14,7 @@ const FUTURE = 'FUTURE-FIELD-CANARY'
 
 for (const c of CASES) {
   test(`${c.row}: a field a future version adds to the real error does not reach the log or the error handler`, async (t) => {
-    const key = canary(prefixOf(c.provider))
-    const stub = await startStub({ mode: 'auth', keys: [key] })
-    const { app, logs } = await appWith({
-      keys: [{ name: c.provider, provider: c.provider, value: key, baseUrl: stub.url }],
-      env: {},
-      probe: { interval: 0, retries: 0, timeout: 2_000 }
-    })
-    t.teardown(async () => {
-      await app.close()
-      await stub.close()
-    })
+    const { app, logs, stub, key } = await sdkApp(t, c)
     let seen: { keys: string[], message: string, marker: boolean } | undefined
     await app.register(async (child) => {
       child.setErrorHandler((error: FastifyError, request, reply) => {
