@@ -87,5 +87,5 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   if (options.health !== false) await fastify.register(healthRoutes(guard, options.health))
 }
 
-/** The plugin. Register it before the routes it gates. */
+/** The plugin. Its gate and watch cover every route of the context it is registered in, whatever the order. */
 export const plugin = fp(fastifyKeyguard, { fastify: '5.x', name: 'fastify-keyguard' })
