@@ -12,11 +12,6 @@ import { REAL_CLOCK, Schedule } from './schedule.js'
 import type { Clock, Collaborators, Plan } from './schedule.js'
 import { describeMismatch } from './wording.js'
 
-// Constants that moved with their code, still exported here for the tests that read them here.
-export { SETTLE } from './check.js'
-export { BACKOFF, CONCURRENCY } from './schedule.js'
-export { RETRY_AFTER as GATE_RETRY_AFTER } from './retry-after.js'
-
 /** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
 export const SUSPECT_GAP = 5_000
 

@@ -14,8 +14,6 @@ import { headerRecord, parseJson, requestIdHeader } from './http.js'
 
 /** How much of a probe answer is read: enough for any error envelope and a model list's first entries. */
 export const BODY_CAP = 16 * 1024
-// The probe's backoff lives with the schedule's (one implementation); still read from here.
-export { PROBE_BACKOFF }
 
 /** How one probe runs. */
 export interface ProbeSettings {
@@ -178,8 +176,6 @@ function keepClean (verdict: Verdict, key: string, forms: SecretForms | undefine
   }
 }
 
-// Waiting between attempts is the schedule's sleep (node:timers/promises); still read from here.
-export { sleep }
 
 /**
  * Sends the provider's no-cost probe with `key` and classifies the answer. Redirects are never
