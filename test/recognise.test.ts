@@ -281,7 +281,7 @@ test('sanitise keeps only the allow-list: tokens for name and code, numbers for 
     [text]: MASKED
   }) as unknown as Error & Record<PropertyKey, unknown>
   Object.defineProperty(err, 'trap', { get () { throw new Error('a getter that throws') }, enumerable: true, configurable: true })
-  sanitise(err, 'fireworks', 401, [KEY])
+  sanitise(err, 'fireworks', 401, { secrets: [KEY] })
   t.same(Reflect.ownKeys(err).filter((k) => k !== 'stack' && k !== 'message'), ['name', 'status', 'request_id', marker])
   t.equal(err.code, undefined, 'a code that echoes the key goes')
   t.equal(err.statusCode, undefined, 'a status that is not a number goes')

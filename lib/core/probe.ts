@@ -176,7 +176,6 @@ function keepClean (verdict: Verdict, key: string, forms: SecretForms | undefine
   }
 }
 
-
 /**
  * Sends the provider's no-cost probe with `key` and classifies the answer. Redirects are never
  * followed (the key never reaches another origin), the body read is capped, transient faults are

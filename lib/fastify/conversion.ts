@@ -188,7 +188,8 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
         ? (error as { statusCode: number }).statusCode
         : hit.kind === 'unavailable' ? unavailableStatus(hit) : conversion.status
       if (!own) {
-        sanitise(error, hit.key, hit.status, guard.secrets(), hit.kind === 'unavailable')
+        const fault = hit.kind === 'unavailable'
+        sanitise(error, hit.key, hit.status, { secrets: guard.secrets(), forms: guard.forms, fault })
         // Fastify's error log reads the status from the error: log what the client gets, not the upstream's 401.
         try {
           (error as { statusCode?: number }).statusCode = hit.expected

@@ -1,4 +1,5 @@
 import { echoes, requestIdOf } from '../core/redact.js'
+import type { SecretForms } from '../core/redact.js'
 
 /** Members SDK errors keep the upstream's request id in. */
 const ID_MEMBERS: readonly PropertyKey[] = Object.freeze(['requestID', 'requestId', 'request_id'])
@@ -16,22 +17,29 @@ const WITHHELD = '[withheld by fastify-keyguard]'
  * headers, message or our request, today (`apiMessage`, `details`, `httpResponse`, …) or in the next
  * version of an SDK, so it goes.
  */
-function safe (member: PropertyKey, value: unknown, secrets: readonly string[]): boolean {
+function safe (member: PropertyKey, value: unknown, secrets: readonly string[], forms?: SecretForms): boolean {
   if (typeof member === 'symbol') return typeof value === 'boolean'
   if (member === 'status' || member === 'statusCode') return typeof value === 'number'
   if (member === 'name' || member === 'code') {
-    return typeof value === 'number' || (typeof value === 'string' && TOKEN.test(value) && !echoes(value, secrets))
+    if (typeof value === 'number') return true
+    return typeof value === 'string' && TOKEN.test(value) && !echoes(value, secrets, forms)
   }
   // The upstream's request id is worth logging, unless it echoes our key (a gateway copying Authorization).
-  return ID_MEMBERS.includes(member) && requestIdOf(value, secrets) !== undefined
+  return ID_MEMBERS.includes(member) && requestIdOf(value, secrets, forms) !== undefined
 }
 
 /**
  * Strips an upstream error, by allow-list, of everything that came from the upstream (its message
  * echoes a masked key, its body and headers hold more) before any error handler logs or serialises it.
  */
-export function sanitise (error: object, key: string | undefined, status: number, secrets: readonly string[] = [],
-  fault = false): void {
+export function sanitise (error: object, key: string | undefined, status: number, redaction: {
+  /** The app's secrets, and the cache of their encoded forms (the app's own, so they are not recomputed). */
+  secrets?: readonly string[]
+  forms?: SecretForms
+  /** The upstream could not serve (rather than rejecting the key): the message says so. */
+  fault?: boolean
+} = {}): void {
+  const { secrets = [], forms, fault = false } = redaction
   const err = error as Record<PropertyKey, unknown>
   for (const member of Reflect.ownKeys(err)) {
     if (member === 'message' || member === 'stack') continue
@@ -39,7 +47,7 @@ export function sanitise (error: object, key: string | undefined, status: number
     try {
       value = err[member]
     } catch {}
-    if (safe(member, value, secrets)) continue
+    if (safe(member, value, secrets, forms)) continue
     try {
       delete err[member]
     } catch {
