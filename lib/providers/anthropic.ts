@@ -8,15 +8,16 @@ export const anthropic: ProviderSpec = Object.freeze<ProviderSpec>({
   // source: @anthropic-ai/sdk src/client.ts — default base https://api.anthropic.com
   baseUrl: 'https://api.anthropic.com',
   // x-api-key with version 2023-06-01 is the most widely confirmed pairing (trufflehog, typeclaw).
-  // source: platform.claude.com/docs/en/api/versioning — x-api-key plus anthropic-version 2023-06-01 is still accepted
+  // source: platform.claude.com/docs/en/api/versioning — x-api-key plus anthropic-version 2023-06-01 is still
+  //   accepted
   auth: { header: 'x-api-key' },
   // source: trufflehog pkg/detectors/anthropic — GET /v1/models proves the key
   probe: { path: '/v1/models?limit=1', headers: { 'anthropic-version': '2023-06-01' } },
   // source: platform.claude.com/docs/en/api/models-list — { data: […], has_more, first_id, last_id }
   valid: jsonWith('data'),
   classify (answer) {
-    // source: providers.md §3 (Anthropic errors doc) — a tier spend cap answers 429 without retry-after; waiting will
-    //   not clear it
+    // source: providers.md §3 (Anthropic errors doc) — a tier spend cap answers 429 without retry-after; waiting
+    //   will not clear it
     if (answer.status === 429 && answer.headers['retry-after'] === undefined) {
       return { cause: 'limited', reason: 'spend-cap' }
     }

@@ -8,14 +8,15 @@ export const azureOpenai: ProviderSpec = Object.freeze<ProviderSpec>({
   // Each resource has its own host; there is no shared endpoint to default to, so baseUrl is required.
   // source: learn.microsoft.com/rest/api/azureopenai/models/list — endpoint is https://<resource>.openai.azure.com
   baseUrl: 'https://resource-name.openai.azure.com',
-  // source: learn.microsoft.com/rest/api/azureopenai/models/list — "endpoint … Replace aoairesource with your account
-  //   name"
+  // source: learn.microsoft.com/rest/api/azureopenai/models/list — "endpoint … Replace aoairesource with your
+  //   account name"
   requiresBaseUrl: 'your resource endpoint, e.g. https://<resource>.openai.azure.com (AZURE_OPENAI_ENDPOINT in SDKs)',
   // source: learn.microsoft.com/rest/api/azureopenai/models/list — the key goes in the api-key header
   auth: { header: 'api-key' },
   // trufflehog lists deployments with api-version 2023-03-15-preview and notes it may be retired; the
   // models list is the documented GA read.
-  // source: learn.microsoft.com/rest/api/azureopenai/models/list — GET {endpoint}/openai/models?api-version=2024-10-21
+  // source: learn.microsoft.com/rest/api/azureopenai/models/list — GET
+  //   {endpoint}/openai/models?api-version=2024-10-21
   probe: { path: '/openai/models?api-version=2024-10-21' },
   // source: learn.microsoft.com/rest/api/azureopenai/models/list — 200 ModelList { data: […] }
   valid: jsonWith('data'),

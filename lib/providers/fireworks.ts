@@ -21,12 +21,13 @@ export const fireworks: ProviderSpec = Object.freeze<ProviderSpec>({
     // source: diegosouzapw/OmniRoute#2929 — 403 "Fire Pass API keys are not authorized for this route." on
     //   /inference/v1/models
     if (answer.status === 403 && /fire pass/i.test(errorText(answer))) return { cause: 'valid', reason: 'fire-pass' }
-    // source: pollinations/pollinations#12139 — Fireworks suspends accounts without credit with 412 PRECONDITION_FAILED
+    // source: pollinations/pollinations#12139 — Fireworks suspends accounts without credit with 412
+    //   PRECONDITION_FAILED
     if (answer.status === 412) return { cause: 'limited', reason: 'billing' }
     return undefined
   },
-  // source: community regexes fw_[A-Za-z0-9]{20,} and oh-my-pi placeholders — no official rule; lengths vary (loose on
-  //   purpose)
+  // source: community regexes fw_[A-Za-z0-9]{20,} and oh-my-pi placeholders — no official rule; lengths vary (loose
+  //   on purpose)
   key: { pattern: /^(?:fw_|fpk_)[A-Za-z0-9]{16,64}$/, prefixes: ['fw_', 'fpk_'] },
   // source: docs.fireworks.ai/api-reference/create-api-key — keys are created in the account settings
   dashboard: 'https://fireworks.ai/account/api-keys'

@@ -36,8 +36,8 @@ export const gemini: ProviderSpec = Object.freeze<ProviderSpec>({
     return undefined
   },
   // Legacy AIzaSy… keys and the 2026 "auth keys" (AQ., IQ.); requiring AIza alone is now wrong.
-  // source: trufflehog pkg/detectors/googlegemini — AIzaSy[\w-]{33}; JerryZLiu/Dayflow#282, vicajilau/quizdy#368 — AQ.
-  //   keys
+  // source: trufflehog pkg/detectors/googlegemini — AIzaSy[\w-]{33}; JerryZLiu/Dayflow#282, vicajilau/quizdy#368 —
+  //   AQ. keys
   key: { pattern: /^AIzaSy[A-Za-z0-9_-]{33}$|^(?:AQ|IQ)\.[A-Za-z0-9_.-]{20,}$/, prefixes: ['AIzaSy', 'AQ.', 'IQ.'] },
   // source: ai.google.dev/gemini-api/docs/api-key — keys are created in AI Studio
   dashboard: 'https://aistudio.google.com/app/apikey'

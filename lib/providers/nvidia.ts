@@ -5,8 +5,8 @@ export const nvidia: ProviderSpec = Object.freeze<ProviderSpec>({
   id: 'nvidia',
   label: 'NVIDIA NIM',
   env: 'NVIDIA_API_KEY',
-  // source: vava-nessa/free-coding-models#98, anomalyco/opencode#48728 — NIM base https://integrate.api.nvidia.com/v1,
-  //   Bearer
+  // source: vava-nessa/free-coding-models#98, anomalyco/opencode#48728 — NIM base
+  //   https://integrate.api.nvidia.com/v1, Bearer
   baseUrl: 'https://integrate.api.nvidia.com',
   // UNVERIFIED that this route refuses a bad key: gethouston/houston#1243 saw it list the whole catalog
   // for every key it tried. trufflehog verifies nvapi- keys with POST api.ngc.nvidia.com/v3/keys/get-caller-info

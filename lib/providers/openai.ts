@@ -22,7 +22,8 @@ export const openai: ProviderSpec = Object.freeze<ProviderSpec>({
     if (answer.status === 401 && /ip .*not authorized|not authorized .*ip/i.test(text)) {
       return { cause: 'forbidden', reason: 'ip-not-allowed' }
     }
-    // source: developers.openai.com/docs/guides/error-codes — 403 unsupported_country_region_territory: a region block
+    // source: developers.openai.com/docs/guides/error-codes — 403 unsupported_country_region_territory: a region
+    //   block
     if (answer.status === 403 && /unsupported_country_region_territory/.test(text)) {
       return { cause: 'forbidden', reason: 'region-blocked' }
     }
@@ -33,8 +34,8 @@ export const openai: ProviderSpec = Object.freeze<ProviderSpec>({
     }
     return undefined
   },
-  // source: gitleaks rules/openai.go — sk-(proj|svcacct|admin)-…T3BlbkFJ… and legacy sk-{20}T3BlbkFJ{20}; sk-None-
-  //   seen in issues
+  // source: gitleaks rules/openai.go — sk-(proj|svcacct|admin)-…T3BlbkFJ… and legacy sk-{20}T3BlbkFJ{20};
+  //   sk-None- seen in issues
   key: {
     pattern: /^sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}$|^sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}$/,
     prefixes: ['sk-proj-', 'sk-svcacct-', 'sk-admin-', 'sk-None-'],

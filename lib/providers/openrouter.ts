@@ -10,16 +10,16 @@ export const openrouter: ProviderSpec = Object.freeze<ProviderSpec>({
   // The models list is public and can never reject a key; /key describes the key itself.
   // source: openrouter.ai/docs/api/api-reference/api-keys/get-current-key — GET /api/v1/key, 401 for a bad key
   probe: { path: '/api/v1/key' },
-  // source: openrouter.ai/docs/api/api-reference/api-keys/get-current-key — { data: { label, limit, limit_remaining, …
-  //   } }
+  // source: openrouter.ai/docs/api/api-reference/api-keys/get-current-key — { data: { label, limit, limit_remaining,
+  //   … } }
   valid: jsonWith('data'),
   classify (answer) {
     const management = field(answer.json, 'data', 'is_management_key') === true ||
       field(answer.json, 'data', 'is_provisioning_key') === true
     // source: get-current-key reference, @openrouter/sdk GetCurrentKeyData — is_management_key (is_provisioning_key,
     //   deprecated)
-    // source: openrouter.ai/docs/guides/overview/auth/management-api-keys — management keys cannot call the completion
-    //   endpoints
+    // source: openrouter.ai/docs/guides/overview/auth/management-api-keys — management keys cannot call the
+    //   completion endpoints
     if (answer.status === 200 && management) {
       return { cause: 'forbidden', reason: 'management-key' }
     }
