@@ -1,5 +1,5 @@
 import { FST_KEYGUARD_OPTIONS } from './errors.js'
-import { foreignPrefixes, providers } from '../providers/index.js'
+import { foreignPrefixes, keyPrefixes, providers } from '../providers/index.js'
 import type { ProviderId } from '../providers/index.js'
 import type { ProviderSpec } from '../providers/types.js'
 import { looksLikeKey } from './redact.js'
@@ -55,7 +55,7 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
 
 // The start of a credential of any provider or service keyguard knows, and generic secret-ish prefixes.
 const CREDENTIAL = new RegExp('^(?:' + [
-  ...Object.values(SHIPPED).flatMap((p) => p.key?.prefixes ?? []),
+  ...keyPrefixes,
   ...foreignPrefixes.map((f) => f.prefix),
   'sk-', 'sk_', 'pk_', 'rk_', 'key-', 'api_'
 ].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|') + ')', 'i')

@@ -64,3 +64,10 @@ export const foreignPrefixes: ReadonlyArray<{ label: string, prefix: string }> =
   { label: 'Stripe key', prefix: 'sk_live_' },
   { label: 'Stripe key', prefix: 'sk_test_' }
 ])
+
+/**
+ * Every shipped provider's public key prefixes, longest first (`sk-proj-` before `sk-`): what names a
+ * credential's kind in a fingerprint, and what marks a string as the start of a key.
+ */
+export const keyPrefixes: readonly string[] = Object.freeze(Object.values(providers as Record<string, ProviderSpec>)
+  .flatMap((spec) => spec.key?.prefixes ?? []).sort((a, b) => b.length - a.length))

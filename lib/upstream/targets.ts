@@ -1,6 +1,5 @@
 import type { ProviderSpec } from '../providers/types.js'
 import { parseJson } from '../core/http.js'
-import { providers } from '../providers/index.js'
 
 /** A guarded key as the upstream side sees it: where its provider's answers come from. */
 export interface Target {
@@ -9,13 +8,6 @@ export interface Target {
   origin: string
   prefix: string
 }
-
-/**
- * Every shipped provider's public key prefixes, longest first: the fingerprint of a credential sent by
- * mistake names its kind (`sk-proj-…6789`).
- */
-export const KNOWN_PREFIXES: readonly string[] = Object.freeze(Object.values(providers)
-  .flatMap((spec: ProviderSpec) => spec.key?.prefixes ?? []).sort((a, b) => b.length - a.length))
 
 /** A request header's value, whichever form the dispatch options hold headers in. */
 function headerOf (headers: unknown, name: string): string | undefined {

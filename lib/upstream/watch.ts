@@ -7,7 +7,8 @@ import type { Env } from '../core/source.js'
 import { createAgent } from '../core/transport.js'
 import { answerOf, bodyText, described, retryAfterSeconds, timedOut, unavailable } from './sdk.js'
 import type { Recognised } from './sdk.js'
-import { credentialOf, KNOWN_PREFIXES, rejects, targetOf, targetOfUrl, targetsOf } from './targets.js'
+import { keyPrefixes } from '../providers/index.js'
+import { credentialOf, rejects, targetOf, targetOfUrl, targetsOf } from './targets.js'
 import type { Target } from './targets.js'
 
 /** What the watching side needs of the guard: no more. */
@@ -94,7 +95,8 @@ export class Upstream {
   #hit (target: Target, hit: UpstreamHit, request: Marked | undefined, sentHeaders: unknown): void {
     const sent = credentialOf(sentHeaders, target.provider.auth?.header ?? 'authorization')
     if (sent !== undefined && this.#guard.sends(target.name, sent) === false) {
-      hit.mismatch = fingerprint(sent, KNOWN_PREFIXES)
+      // Every shipped provider's prefix: the fingerprint of a credential sent by mistake names its kind.
+      hit.mismatch = fingerprint(sent, keyPrefixes)
     }
     // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
     const earlier = request?.[kHit]
