@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import type { BootRefusedError, CheckResult } from '../index.js'
-import { MAX_KEY_FILE, nearMisses, readKeyFile, readSource, showName } from '../lib/core/source.js'
+import { MAX_KEY_FILE, nearMisses, readKeyFile, readSource, showName, showPath } from '../lib/core/source.js'
 import { attempt, leaks, leaksAny } from './helpers/app.js'
 import { stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
@@ -115,7 +115,7 @@ test('faults #12: both FIREWORKS_API_KEY and FIREWORKS_API_KEY_FILE set: the var
   t.same(leaks(JSON.stringify(report()), OTHER), [])
 
   const empty = await readSource(spec, { FIREWORKS_API_KEY: '', FIREWORKS_API_KEY_FILE: join(dir, 'key') })
-  t.match(empty, { value: OTHER + '\n', source: 'file', where: `FIREWORKS_API_KEY_FILE (${join(dir, 'key')})`, notes: ['empty-used-file'] }, 'an empty variable gives way to the file, with a note')
+  t.match(empty, { value: OTHER + '\n', source: 'file', where: `FIREWORKS_API_KEY_FILE (${showPath(join(dir, 'key'))})`, notes: ['empty-used-file'] }, 'an empty variable gives way to the file, with a note')
   t.same(await readSource(spec, { FIREWORKS_API_KEY_FILE: '' }), { source: 'none', where: 'FIREWORKS_API_KEY', notes: [], verdict: { cause: 'missing', reason: 'unset', facts: { suggestions: [] } } }, 'an empty _FILE counts as unset')
   t.same(await readSource({ ...spec, value: KEY }, { FIREWORKS_API_KEY: OTHER }), { value: KEY, source: 'value', where: 'the value option of key "fireworks"', notes: [] }, 'the value option wins over the environment')
 })
@@ -129,10 +129,10 @@ test('faults #13: _FILE path problems name the path and the errno, never a value
   const file = (path: string) => ({ FIREWORKS_API_KEY_FILE: path })
 
   const missing = await refused(t, stub, file(join(dir, 'absent')), 'missing', 'file-missing')
-  t.equal(missing.message, `FIREWORKS_API_KEY_FILE points at ${join(dir, 'absent')}, which does not exist.`)
+  t.equal(missing.message, `FIREWORKS_API_KEY_FILE points at ${showPath(join(dir, 'absent'))}, which does not exist.`)
   t.equal(missing.source, 'file')
   const directory = await refused(t, stub, file(join(dir, 'secrets')), 'missing', 'file-directory')
-  t.equal(directory.message, `FIREWORKS_API_KEY_FILE points at ${join(dir, 'secrets')}, which is a directory.`)
+  t.equal(directory.message, `FIREWORKS_API_KEY_FILE points at ${showPath(join(dir, 'secrets'))}, which is a directory.`)
   t.match(directory.fix, /Point FIREWORKS_API_KEY_FILE at the key file itself/)
   const dangling = await refused(t, stub, file(join(dir, 'dangling')), 'missing', 'file-missing')
   t.match(dangling.message, /dangling, which does not exist\./)
@@ -143,7 +143,7 @@ test('faults #13: _FILE path problems name the path and the errno, never a value
   const rel = relative(process.cwd(), join(dir, 'absent-relative'))
   t.notOk(rel.startsWith('/'))
   const relMissing = await refused(t, stub, file(rel), 'missing', 'file-missing')
-  t.equal(relMissing.message, `FIREWORKS_API_KEY_FILE points at ${resolve(rel)}, which does not exist.`, 'a relative path is shown resolved against the working directory')
+  t.equal(relMissing.message, `FIREWORKS_API_KEY_FILE points at ${showPath(resolve(rel))}, which does not exist.`, 'a relative path is shown resolved against the working directory')
   t.match(relMissing.fix, /Relative paths are resolved against the working directory/)
   const tooLong = await refused(t, stub, file(join(dir, 'x'.repeat(300))), 'missing', 'file-error')
   t.match(tooLong.message, /could not be read \(ENAMETOOLONG\)/)
@@ -153,7 +153,7 @@ test('faults #13: _FILE path problems name the path and the errno, never a value
 test('faults #13: a relative _FILE path that exists is read against the working directory', async (t) => {
   const dir = t.testdir({ key: KEY + '\n' })
   const reading = await readSource(spec, { FIREWORKS_API_KEY_FILE: relative(process.cwd(), join(dir, 'key')) })
-  t.same(reading, { value: KEY + '\n', source: 'file', where: `FIREWORKS_API_KEY_FILE (${join(dir, 'key')})`, notes: [] })
+  t.same(reading, { value: KEY + '\n', source: 'file', where: `FIREWORKS_API_KEY_FILE (${showPath(join(dir, 'key'))})`, notes: [] })
 })
 
 /** A folder and every folder above it. */
@@ -196,7 +196,7 @@ test('faults #14: a FIFO as _FILE settles at once instead of hanging', async (t)
   const started = performance.now()
   const failing = await refused(t, stub, { FIREWORKS_API_KEY_FILE: fifo }, 'missing', 'file-special')
   t.ok(performance.now() - started < 2000, 'settles fast')
-  t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${fifo}, which is not a regular file (a device, FIFO or socket); it was not read.`)
+  t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${showPath(fifo)}, which is not a regular file (a device, FIFO or socket); it was not read.`)
 })
 
 test('faults #14: /dev/zero and other devices are never read', async (t) => {
@@ -214,7 +214,7 @@ test('faults #14: an oversized _FILE is refused without being read', async (t) =
   t.equal(MAX_KEY_FILE, 16 * 1024)
   const stub = await stubFor(t, { keys: [KEY] })
   const failing = await refused(t, stub, { FIREWORKS_API_KEY_FILE: join(dir, 'big') }, 'missing', 'file-too-large')
-  t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${join(dir, 'big')}, a file of ${MAX_KEY_FILE + 1} bytes; a key file holds one key (at most ${MAX_KEY_FILE} bytes). It was not read.`)
+  t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${showPath(join(dir, 'big'))}, a file of ${MAX_KEY_FILE + 1} bytes; a key file holds one key (at most ${MAX_KEY_FILE} bytes). It was not read.`)
   const edge = await readKeyFile(join(dir, 'edge'))
   t.same(edge, { text: 'fw_' + 'A'.repeat(MAX_KEY_FILE - 3) }, 'exactly the cap is read')
   const atEdge = await refused(t, stub, { FIREWORKS_API_KEY_FILE: join(dir, 'edge') }, 'malformed', 'too-long')
@@ -246,7 +246,7 @@ test('faults #15: an empty or whitespace-only _FILE is missing, not a key', asyn
   const stub = await stubFor(t, { keys: [KEY] })
   for (const name of ['empty', 'blank']) {
     const failing = await refused(t, stub, { FIREWORKS_API_KEY_FILE: join(dir, name) }, 'missing', 'file-empty')
-    t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${join(dir, name)}, which is empty.`)
+    t.equal(failing.message, `FIREWORKS_API_KEY_FILE points at ${showPath(join(dir, name))}, which is empty.`)
   }
 })
 
@@ -255,4 +255,10 @@ test('readKeyFile: a regular file is read whole', async (t) => {
   mkdirSync(join(dir, 'run'))
   writeFileSync(join(dir, 'run', 'key'), KEY)
   t.same(await readKeyFile(join(dir, 'run', 'key')), { text: KEY })
+})
+
+test('showPath prints an ordinary path as it is; the tests above compare through it, so a checkout under a random-looking folder (mktemp) reads the same', async (t) => {
+  t.equal(showPath('/run/secrets/fireworks_api_key'), '/run/secrets/fireworks_api_key')
+  t.equal(showPath('/var/run/secrets/..2026_11_29_10_00_00.123456789/key'), '/var/run/secrets/..2026_11_29_10_00_00.123456789/key')
+  t.equal(showPath('/tmp/tmp.mJBy9HTmxr/key'), '/tmp/[a value that looks like a key, 14 characters]/key')
 })
