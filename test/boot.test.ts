@@ -67,8 +67,13 @@ for (const [row, mode, cause, reason] of REFUSING) {
     t.match(err.message, /FIREWORKS_API_KEY/)
     t.match(err.message, /Fireworks AI/)
     t.match(err.message, /Fix: /)
-    const errors = logs.records().filter((r) => r.level === 50 && (r.err as { code?: string } | undefined)?.code === 'FST_KEYGUARD_BOOT_REFUSED')
-    t.equal(errors.length, 1, 'the refusal is logged once, with { err }')
+    // Issue 16 #3: told once: the key's own error line, never the thrown error again.
+    const errors = logs.records().filter((r) => r.level >= 50)
+    t.equal(errors.length, 1, 'one error line')
+    t.match(errors[0], { keyguard: { key: 'fireworks', cause, reason }, msg: /^fastify-keyguard: Fireworks AI .*FIREWORKS_API_KEY.* Fix: / })
+    t.notOk(errors[0]?.err, 'the refusal is not logged as an error object')
+    t.equal(err.message.split('fw_…BBBB').length, 2, 'the message names the fingerprint once')
+    t.notOk(Object.keys(err).includes('checks'), '.checks is not enumerable: a logger\'s serializer does not print every entry')
   })
 }
 

@@ -206,14 +206,45 @@ t.test('the binary: --help and --version', async (t) => {
   const help = await cli(t, ['--help'])
   t.equal(help.code, 0)
   t.equal(help.stderr, '')
-  t.match(help.stdout, /^Usage: keyguard check \[provider…\] \[--env NAME\] \[--base-url URL\] \[--timeout MS\] \[--json\]\n/)
-  t.match(help.stdout, 'fireworks (FIREWORKS_API_KEY)')
-  t.match(help.stdout, 'Exit codes: 0')
-  t.match(help.stdout, '64 usage error')
+  t.match(help.stdout, /^Usage: keyguard check \[provider…\] \[--env NAME\] \[--env-file PATH\] \[--base-url URL\] \[--timeout MS\] \[--json\]\n/)
+  t.match(help.stdout, /\n {2}--env-file PATH {3}also read variables from the \.env file PATH/)
+  // Issue 16 #6: the help lists every provider with its variable, and every exit code with its meaning.
+  for (const [id, provider] of Object.entries(providers)) t.match(help.stdout, `${id} (${provider.env})`, id)
+  const exits = /Exit codes: (.*?)\nOutput/s.exec(help.stdout)?.[1]?.replace(/\s+/g, ' ')
+  t.equal(exits, '0 every key passes; 1 a key fails (missing, malformed, rejected, forbidden); ' +
+    '2 only warnings (rate-limited, out of quota, could not be verified); 64 usage error.')
 
   const ver = await cli(t, ['--version'])
   t.equal(ver.code, 0)
   t.equal(ver.stdout, `${version}\n`)
+})
+
+t.test('the binary: --env-file reads keys as the dotenv option does; a file that cannot be used exits 64', async (t) => {
+  const dir = t.testdir({ 'good.env': `FIREWORKS_API_KEY=${GOOD}\n`, 'bad.env': `FIREWORKS_API_KEY="${BAD}"\n`, folder: {} })
+  const args = (file: string): string[] => ['check', 'fireworks', '--base-url', stub.url, '--env-file', join(dir, file)]
+  const good = await cli(t, args('good.env'))
+  t.equal(good.code, 0, 'the key in the file passes')
+  t.equal(stub.hits, 1)
+  const bad = await cli(t, args('bad.env'))
+  t.equal(bad.code, 1, 'the key in the file is rejected')
+  t.match(bad.stdout, 'Fireworks AI rejected FIREWORKS_API_KEY')
+  const wins = await cli(t, args('good.env'), { FIREWORKS_API_KEY: BAD })
+  t.equal(wins.code, 1, 'the environment wins over the file')
+
+  stub.hits = 0
+  // A file that cannot be used: main() exits 64 naming it. Node 20 itself also reads `--env-file` after the
+  // script name (a bug of its option parser) and exits 9 first, naming the file; both tell the operator.
+  for (const [file, why] of [['nope.env', /nope\.env does not exist \(resolved to .*nope\.env\)\. Fix: correct the path or create the file\n/], ['folder', /folder cannot be read \(EISDIR\)\n/]] as const) {
+    const io = memoryIo({ FIREWORKS_API_KEY: GOOD })
+    t.equal(await main(args(file), io), 64, `${file}: exit 64`)
+    t.equal(io.out(), '')
+    t.match(io.err(), new RegExp(`^keyguard: --env-file: .*${why.source}`), `${file}: named, with the cause`)
+    const run = await runCli(args(file), { FIREWORKS_API_KEY: GOOD })
+    if (run.code === 9) t.match(run.stderr, `node: ${join(dir, file)}: `, `${file}: Node 20's own refusal names it`)
+    else t.same({ code: run.code, stderr: run.stderr }, { code: 64, stderr: io.err() }, `${file}: the binary says the same`)
+    t.equal(run.stdout, '')
+  }
+  t.equal(stub.hits, 0, 'nothing was probed')
 })
 
 t.test('the binary: runs through a symlink, as npm installs bins', async (t) => {

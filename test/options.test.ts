@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import Fastify from 'fastify'
 import { test } from 'tap'
@@ -79,6 +80,9 @@ const INVALID: Array<[string, unknown, RegExp]> = [
   ['env value null', { keys: ['fireworks'], env: { FIREWORKS_API_KEY: null } }, /env\.FIREWORKS_API_KEY is null$/],
   ['dotenv', { keys: ['fireworks'], dotenv: 1 }, /option "dotenv" must be a boolean or a file path; received 1/],
   ['dotenv empty path', { keys: ['fireworks'], dotenv: '' }, /option "dotenv" must be a boolean or a file path; received a string of 0 characters/],
+  // Issue 16 #6: a .env file named on purpose and missing is an error at register, naming the file and the fix.
+  ['dotenv file missing', { keys: ['fireworks'], dotenv: '.env.missing' }, /option "dotenv": \.env\.missing does not exist \(resolved to \/.*\/\.env\.missing\)\. Fix: correct the path, create the file, or use dotenv: true to read \.\/\.env only when it exists$/],
+  ['dotenv under a file', { keys: ['fireworks'], dotenv: 'package.json/.env' }, /option "dotenv": package\.json\/\.env cannot be read \(resolved to /],
   ['probe', { keys: ['fireworks'], probe: true }, /option "probe" must be false or an object; received true/],
   ['probe unknown field', { keys: ['fireworks'], probe: { retry: 1 } }, /option "probe" has an unknown field "retry"; expected timeout, retries, interval, jitter, dispatcher/],
   ['probe.timeout', { keys: ['fireworks'], probe: { timeout: 0 } }, /option "probe\.timeout" must be an integer from 1 to 600000 \(milliseconds\); received 0/],
@@ -260,8 +264,9 @@ test('options: valid forms resolve as documented', async (t) => {
   t.same(resolveOptions({ keys: ['fireworks'], problem: { recognise } }, {}).problem, { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false, recognise })
   t.same(resolveOptions({ keys: ['fireworks'], problem: { unavailable: true } }, {}).problem, { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: true })
   t.equal(resolved.onChange, onChange)
-  t.same(resolveOptions({ keys: ['fireworks'], dotenv: 'config/.env.local', probe: false, health: false, problem: false }, {}), {
-    keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: 'config/.env.local', probe: false, health: false, problem: false
+  const local = join(t.testdir({ '.env.local': '' }), '.env.local')
+  t.same(resolveOptions({ keys: ['fireworks'], dotenv: local, probe: false, health: false, problem: false }, {}), {
+    keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: local, probe: false, health: false, problem: false
   })
   t.equal(resolveOptions({ keys: ['fireworks'], dotenv: false }, {}).dotenv, false)
   t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: 'verbose' }, 'one route off')

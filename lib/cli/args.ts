@@ -15,6 +15,7 @@ function shown (word: string): string {
 
 const FLAGS = Object.freeze({
   env: { type: 'string' },
+  'env-file': { type: 'string' },
   'base-url': { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
@@ -28,6 +29,7 @@ export interface Parsed {
   json: boolean
   words: string[]
   env?: string
+  'env-file'?: string
   'base-url'?: string
   timeout?: string
 }
@@ -50,7 +52,7 @@ export function parse (argv: readonly string[]): Parsed {
       parsed[token.name as 'help' | 'version' | 'json'] = true
       continue
     }
-    const field = token.name as 'env' | 'base-url' | 'timeout'
+    const field = token.name as 'env' | 'env-file' | 'base-url' | 'timeout'
     if (token.value === undefined) throw new UsageError(`${token.rawName} needs a value`)
     if (parsed[field] !== undefined) throw new UsageError(`${token.rawName} is given twice`)
     parsed[field] = token.value

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Status } from '../core/causes.js'
+import { envLoader, missingEnvFile } from '../core/dotenv.js'
 import { silentLogger } from '../core/log.js'
 import { Guard } from '../core/guard.js'
 import { DEFAULTS, KNOWN, resolveOptions } from '../core/options.js'
@@ -36,7 +37,8 @@ export const EXIT = Object.freeze({ pass: 0, fail: 1, warn: 2, usage: 64 })
 const STATUS_EXIT: Readonly<Record<Status, number>> = Object.freeze({
   pass: EXIT.pass, warn: EXIT.warn, fail: EXIT.fail
 })
-const SYNOPSIS = 'Usage: keyguard check [provider…] [--env NAME] [--base-url URL] [--timeout MS] [--json]'
+const SYNOPSIS = 'Usage: keyguard check [provider…] [--env NAME] [--env-file PATH] [--base-url URL] [--timeout MS] ' +
+  '[--json]'
 
 const HELP = `${SYNOPSIS}
 
@@ -46,6 +48,8 @@ With no provider named, checks every provider whose variable (or its _FILE twin)
 
 Options:
   --env NAME        read the key from NAME instead of the provider's variable (one provider only)
+  --env-file PATH   also read variables from the .env file PATH, as the plugin's dotenv option does
+                    (the environment wins); a missing file is a usage error
   --base-url URL    send the probe to URL instead of the provider's API (one provider only)
   --timeout MS      deadline of one probe attempt, in milliseconds (default ${DEFAULTS.probe.timeout})
   --json            print the report as one JSON object on stdout
@@ -79,6 +83,26 @@ function version (): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
 }
 
+/**
+ * The environment the check reads: `io.env`, overlaid with `--env-file` through the plugin's own `.env` reader
+ * (for every provider's variable, its `_FILE` twin and `--env`). `undefined` after a usage error was written.
+ */
+async function withEnvFile (io: CliIo, parsed: Parsed): Promise<Env | undefined> {
+  const path = parsed['env-file']
+  if (path === undefined) return io.env
+  const missing = missingEnvFile(path)
+  const names = [...KNOWN.map((id) => providers[id].env), ...parsed.env === undefined ? [] : [parsed.env]]
+  try {
+    if (missing === undefined) return await envLoader(io.env, path, names)()
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    io.stderr.write(`keyguard: --env-file: ${path} cannot be read${typeof code === 'string' ? ` (${code})` : ''}\n`)
+    return undefined
+  }
+  io.stderr.write(`keyguard: --env-file: ${missing}. Fix: correct the path or create the file\n${SYNOPSIS}\n`)
+  return undefined
+}
+
 /** Providers without a shared endpoint (Azure OpenAI) need `--base-url`; their catalogue entry says what it is. */
 function needsBaseUrl (todo: Plan): string | undefined {
   if (todo.keys.some((key) => typeof key === 'object' && key.baseUrl !== undefined)) return undefined
@@ -109,9 +133,11 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
     io.stdout.write(parsed.help ? HELP : version() + '\n')
     return EXIT.pass
   }
+  const env = await withEnvFile(io, parsed)
+  if (env === undefined) return EXIT.usage
 
   if (todo.ids.length === 0) {
-    const found = detect(io.env)
+    const found = detect(env)
     const looked = KNOWN.map((id) => providers[id].env).join(', ')
     if (found.guessed) {
       io.stderr.write(`keyguard: no provider key is set; looked for ${looked} and their _FILE twins. ` +
@@ -132,7 +158,7 @@ export async function main (argv: readonly string[], io: CliIo): Promise<number>
 
   const probe = { ...(todo.timeout === undefined ? {} : { timeout: todo.timeout }), interval: 0 }
   // Every value was checked above, so the options resolve; a throw here would be a bug, and is not hidden.
-  const options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, io.env)
+  const options = resolveOptions({ keys: todo.keys, probe, health: false, problem: false }, env)
   const guard = new Guard(options, silentLogger)
   const stop = spinner(io, todo.ids)
   let report: Report

@@ -93,6 +93,8 @@ export interface Subject {
   target?: string | undefined
   fingerprint?: string | undefined
   dashboard?: string | undefined
+  /** The `baseUrl` the user configured; absent when the probe went to the provider's own API. */
+  baseUrl?: string | undefined
 }
 
 /** Value-free notes that accompany a verdict: what was normalised or ignored on the way. */

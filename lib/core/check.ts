@@ -1,6 +1,7 @@
 import { inspect, KEY_LENGTH } from './inspect.js'
 import type { ResolvedKey, ResolvedOptions } from './options.js'
 import { foreignPrefixes, providers } from '../providers/index.js'
+import type { ProviderId } from '../providers/index.js'
 import type { ProviderSpec } from '../providers/types.js'
 import type { Dispatcher } from 'undici'
 import { envLoader } from './dotenv.js'
@@ -193,7 +194,10 @@ function sender (
 export function subjectOf (spec: ResolvedKey, where: string, fp?: string, source?: Reading['source']): Subject {
   const target = source === 'file' ? `the file ${where}` : source === 'value' ? where : undefined
   const { label, dashboard } = spec.provider
-  return { label, where, env: spec.env, target, fingerprint: fp, dashboard }
+  // A fix names baseUrl only when the user set it: a shipped provider's own API is not theirs to check.
+  const shipped = Object.hasOwn(providers, spec.provider.id) ? providers[spec.provider.id as ProviderId] : undefined
+  const baseUrl = shipped?.baseUrl === spec.baseUrl ? undefined : spec.baseUrl
+  return { label, where, env: spec.env, target, fingerprint: fp, dashboard, baseUrl }
 }
 
 /** The result a check's outcome gives the key, with its wording, and the subject it names. */
@@ -203,7 +207,7 @@ export function resultOf (
   const { verdict, reading, notes } = next
   const fp = next.secret === undefined ? undefined : fingerprint(next.secret, spec.provider.key?.prefixes)
   const subject = subjectOf(spec, reading.where, fp, reading.source)
-  const { message, fix } = describe(verdict, subject)
+  const { message, fix } = describe(verdict, subject, notes)
   const result: CheckResult = {
     name: spec.name,
     provider: spec.provider.id,

@@ -1,4 +1,23 @@
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { showPath } from './source.js'
 import type { Env } from './source.js'
+
+/**
+ * Why a `.env` file named on purpose (`dotenv: '.env.production'`, `--env-file`) cannot be used, or
+ * `undefined` when it exists. A named file that is missing is an error, not silence: the operator meant it,
+ * and without it every key reads as "not set", which points at the wrong fix. `dotenv: true` stays optional.
+ */
+export function missingEnvFile (path: string): string | undefined {
+  const full = resolve(path)
+  try {
+    statSync(full)
+    return undefined
+  } catch (err) {
+    const why = (err as { code?: unknown }).code === 'ENOENT' ? 'does not exist' : 'cannot be read'
+    return `${showPath(path)} ${why} (resolved to ${showPath(full)})`
+  }
+}
 
 /**
  * The environment each check reads: `env`, overlaid with the `.env` file at `path` (through env-schema,

@@ -61,14 +61,20 @@ export const FST_KEYGUARD_KEY_FAILING = createRFC9457Error<'FST_KEYGUARD_KEY_FAI
 /** The error `ready()` rejects with when keyguard refuses to boot. */
 export type BootRefusedError = InstanceType<typeof FST_KEYGUARD_BOOT_REFUSED> & { checks: CheckResult[] }
 
-/** Builds the boot refusal: one line per failing key with provider, variable, cause, fingerprint and fix. */
+/**
+ * Builds the boot refusal: one line per failing key with provider, variable, cause, fingerprint and fix.
+ * The fingerprint is added only when the message does not name it already, so it is told once.
+ */
 export function bootRefused (checks: CheckResult[]): BootRefusedError {
   const lines = checks.map((check) => {
-    const fingerprint = check.fingerprint === undefined ? '' : ` (${check.fingerprint})`
-    return `\n  - [${check.name}] ${check.cause}${fingerprint}: ${check.message} Fix: ${check.fix}`
+    const { fingerprint: fp, message } = check
+    const fingerprint = fp === undefined || message.includes(fp) ? '' : ` (${fp})`
+    return `\n  - [${check.name}] ${check.cause}${fingerprint}: ${message} Fix: ${check.fix}`
   })
   const count = `${checks.length} key${checks.length === 1 ? '' : 's'}`
   const err = new FST_KEYGUARD_BOOT_REFUSED(`${count} failed${lines.join('')}`) as BootRefusedError
-  err.checks = checks
+  // Not enumerable: a logger's error serializer or Node's dump of an uncaught error would print every entry,
+  // telling each key's story again after the message has told it.
+  Object.defineProperty(err, 'checks', { value: checks, enumerable: false, writable: true, configurable: true })
   return err
 }

@@ -49,6 +49,9 @@ export function transition (
   if (level === 'info' && notes !== undefined) level = 'warn'
   const from = previous.cause
   const keyguard = { key: name, provider, env, status, cause, reason, fingerprint, httpStatus, latencyMs, from, notes }
-  const fixed = cause === 'valid' || cause === 'unchecked' ? '' : ` Fix: ${fix}`
-  return { level, keyguard, message: `fastify-keyguard: ${message}${fixed}` }
+  const passing = cause === 'valid' || cause === 'unchecked'
+  // A failing key's message carries its notes already; a passing key's are told here, in the line people read.
+  const noted = passing && notes !== undefined ? ` Note: ${notes.join(' ')}` : ''
+  const fixed = passing ? '' : ` Fix: ${fix}`
+  return { level, keyguard, message: `fastify-keyguard: ${message}${noted}${fixed}` }
 }

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { missingEnvFile } from './dotenv.js'
 import { PROBLEM_TYPES } from './errors.js'
 import { bad, bool, checkBaseUrl, fn, got, integer, isObject, oneOf, own, received } from './option-checks.js'
 import type { Range } from './option-checks.js'
@@ -195,6 +196,11 @@ export const OPTIONS: Group = Object.freeze<Group>({
         if (value === true) return '.env'
         if (value !== false && (typeof value !== 'string' || value === '')) {
           bad(option, 'a boolean or a file path', received(value))
+        }
+        const missing = typeof value === 'string' ? missingEnvFile(value) : undefined
+        if (missing !== undefined) {
+          const fix = 'Fix: correct the path, create the file, or use dotenv: true to read ./.env only when it exists'
+          bad(option, 'the path of an existing .env file', missing, `option "${option}": ${missing}. ${fix}`)
         }
         return value
       }

@@ -1,5 +1,5 @@
 import type { Render } from './phrases.js'
-import { a, at, createKey, dest, fileFix, paste, seen, suggest } from './phrases.js'
+import { a, at, createKey, dest, fileFix, lower, paste, seen, suggest } from './phrases.js'
 
 /** Wording of the reasons that judge the key itself: missing, malformed, rejected, forbidden. */
 export const KEY_REASONS: Readonly<Record<string, Render>> = Object.freeze<Readonly<Record<string, Render>>>({
@@ -144,7 +144,7 @@ export const KEY_REASONS: Readonly<Record<string, Render>> = Object.freeze<Reado
   ],
   disabled: (s, _f, v) => [
     `${s.label} reports ${s.where} as disabled ${seen(s, v)}.`,
-    `Enable the key again or ${createKey(s).toLowerCase()}`
+    `Enable the key again or ${lower(createKey(s))}`
   ],
   // forbidden
   forbidden: (s, _f, v) => [

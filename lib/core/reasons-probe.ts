@@ -1,5 +1,5 @@
 import type { Render } from './phrases.js'
-import { http, peer, seen, suggest, verifyLater } from './phrases.js'
+import { http, lower, path, peer, seen, suggest, verifyLater } from './phrases.js'
 
 /** Wording of the reasons that say how the probe went: limited, unreachable, valid, unchecked, pending. */
 export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Readonly<Record<string, Render>>>({
@@ -40,19 +40,21 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   ],
   refused: (s, f) => [
     `The probe of ${s.where} could not connect to ${peer(s, f)}: connection refused.`,
-    `${verifyLater(s)}; if baseUrl is set, check its host and port`
+    s.baseUrl === undefined ? verifyLater(s) : `${verifyLater(s)}; check the host and port of baseUrl (${s.baseUrl})`
   ],
   reset: (s, f) => [`The connection to ${peer(s, f)} was reset while probing ${s.where}.`, verifyLater(s)],
   closed: (s, f) => [
     `${peer(s, f)} closed the connection before a complete answer while probing ${s.where}.`,
-    f.origin?.startsWith('http:') === true
+    s.baseUrl !== undefined && f.origin?.startsWith('http:') === true
       ? 'Check baseUrl: a port that speaks HTTPS closes plain http:// requests like this, so use https://. ' +
         `Otherwise: ${verifyLater(s)}`
       : verifyLater(s)
   ],
   dns: (s, f) => [
     `The host of ${peer(s, f)} could not be resolved (${f.errno ?? 'DNS'}) while probing ${s.where}.`,
-    `Check the host name in baseUrl and this host's DNS; ${verifyLater(s).toLowerCase()}`
+    s.baseUrl === undefined
+      ? `Check this host's DNS resolver and network; ${lower(verifyLater(s))}`
+      : `Check the host name in baseUrl (${s.baseUrl}) and this host's DNS; ${lower(verifyLater(s))}`
   ],
   network: (s, f) => [
     `The network path to ${peer(s, f)} failed (${f.errno ?? 'error'}) while probing ${s.where}.`,
@@ -74,11 +76,15 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   'tls-hostname': (s, f) => [
     `The TLS certificate of ${peer(s, f)} is for another host name (${f.errno ?? 'TLS'}); ${s.where} was not ` +
       'sent.',
-    'Check the host in baseUrl; a proxy or a DNS entry may point it elsewhere'
+    s.baseUrl === undefined
+      ? `A proxy or a DNS entry may point the host elsewhere: check this host's DNS and ${path(s)}`
+      : `Check the host in baseUrl (${s.baseUrl}); a proxy or a DNS entry may point it elsewhere`
   ],
   'tls-protocol': (s, f) => [
     `TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}) while probing ${s.where}: the port does not speak HTTPS.`,
-    'Check baseUrl: https:// to a plain-HTTP port, or the wrong port'
+    s.baseUrl === undefined
+      ? `Something that does not speak HTTPS answered: check ${path(s)}`
+      : `Check baseUrl (${s.baseUrl}): https:// to a plain-HTTP port, or the wrong port`
   ],
   'tls-error': (s, f) => [
     `TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}); ${s.where} was not verified.`,
@@ -86,7 +92,9 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   ],
   protocol: (s, f) => [
     `${peer(s, f)} did not answer in valid HTTP (${f.errno ?? 'parse error'}) while probing ${s.where}.`,
-    'Check baseUrl: the port may belong to another service, or http:// may point at an HTTPS port'
+    s.baseUrl === undefined
+      ? `Check ${path(s)}: something else answered`
+      : `Check baseUrl (${s.baseUrl}): the port may belong to another service, or http:// may point at an HTTPS port`
   ],
   proxy: (s, f) => [
     `The proxy refused the tunnel to ${peer(s, f)}${f.errno === undefined ? '' : ` (${f.errno})`} while probing ` +
@@ -96,11 +104,16 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   redirect: (s, f, v) => [
     `${peer(s, f)} answered the probe of ${s.where} with a redirect (${http(v)}) to ` +
       `${f.target ?? 'another location'}; it was not followed, so the key was not sent there.`,
-    'Set baseUrl to the final address'
+    s.baseUrl === undefined
+      ? `Check ${path(s)} (a captive portal redirects like this)`
+      : `Set baseUrl (${s.baseUrl}) to the final address`
   ],
   'not-found': (s, f, v) => [
     `${peer(s, f)} has no probe endpoint at the configured path (${http(v)}); ${s.where} was not judged.`,
-    `Check baseUrl: it is the root the provider's paths start from (e.g. ${s.label}'s default), without /v1`
+    s.baseUrl === undefined
+      ? `Check ${path(s)}; if nothing is in between, report it to fastify-keyguard (the probe route may have moved)`
+      : `Check baseUrl (${s.baseUrl}): it is the root the provider's paths start from (e.g. ${s.label}'s default), ` +
+        'without /v1'
   ],
   'server-error': (s, f, v) => [
     `${peer(s, f)} answered the probe of ${s.where} with a server error (${http(v)}).`,
@@ -113,12 +126,13 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   ],
   'unexpected-answer': (s, f, v) => [
     `${peer(s, f)} answered the probe of ${s.where} with ${http(v)} but not the expected answer ` +
-      `(${f.contentType ?? 'no content type'}): a captive portal, a proxy page or a wrong baseUrl?`,
-    `Check baseUrl and any proxy between this host and ${s.label}`
+      `(${f.contentType ?? 'no content type'}): a captive portal or a proxy page` +
+      `${s.baseUrl === undefined ? '' : ', or a wrong baseUrl'}?`,
+    s.baseUrl === undefined ? `Check ${path(s)}` : `Check baseUrl (${s.baseUrl}) and ${path(s)}`
   ],
   'unexpected-status': (s, f, v) => [
     `${peer(s, f)} answered the probe of ${s.where} with an unexpected ${http(v)}.`,
-    `${verifyLater(s)}; check baseUrl if it is set`
+    s.baseUrl === undefined ? verifyLater(s) : `${verifyLater(s)}; check baseUrl (${s.baseUrl})`
   ],
   'provider-code': (s) => [
     `The classify() or valid() of the ${s.label} ProviderSpec failed while judging ${s.where} (details are in ` +

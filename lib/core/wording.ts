@@ -24,15 +24,23 @@ const NOTES: Record<NoteCode, (s: Subject) => string> = Object.freeze<Record<Not
 export function describeNotes (notes: readonly NoteCode[], subject: Subject): string[] {
   return notes.map((note) => NOTES[note](subject))
 }
-/** Renders a verdict for people: the message names the provider and the variable, the fix says what to do. */
-export function describe (verdict: Verdict, subject: Subject): { message: string, fix: string } {
+/**
+ * Renders a verdict for people: the message names the provider and the variable, the fix says what to do.
+ * A key that does not pass carries its notes in the message too: "FIREWORKS_API_KEY_FILE is also set and was
+ * ignored" may be the whole story of a rejected key, and an operator reads the message, not `notes`.
+ */
+export function describe (
+  verdict: Verdict, subject: Subject, notes: readonly NoteCode[] = []
+): { message: string, fix: string } {
   // Own properties only: a reason named `constructor` or `__proto__` gets its cause's wording.
   const reason = Object.hasOwn(REASONS, verdict.reason)
     ? verdict.reason
     : FALLBACK[verdict.cause] ?? 'unexpected-status'
   const render = REASONS[reason] as Render
   const [message, fix] = render(subject, verdict.facts ?? {}, verdict)
-  return { message, fix: fix.replace(/\.?$/, '.') }
+  const passing = verdict.cause === 'valid' || verdict.cause === 'unchecked'
+  const noted = passing || notes.length === 0 ? '' : ` Note: ${describeNotes(notes, subject).join(' ')}`
+  return { message: message + noted, fix: fix.replace(/\.?$/, '.') }
 }
 /**
  * The runtime face of the fourth cause: the upstream rejected a request that carried another credential

@@ -65,9 +65,8 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
     ))
     if (refusing.length > 0) {
       guard.close()
-      const err = bootRefused(refusing)
-      fastify.log.error({ err }, err.message)
-      throw err
+      // Each failing key was logged once, at error, as it got its verdict: the error is not logged again.
+      throw bootRefused(refusing)
     }
   })
   // Fastify lets requests in flight finish before onClose: one waiting on a hanging upstream through
