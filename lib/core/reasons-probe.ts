@@ -45,7 +45,8 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   reset: (s, f) => [`The connection to ${peer(s, f)} was reset while probing ${s.where}.`, verifyLater(s)],
   closed: (s, f) => [
     `${peer(s, f)} closed the connection before a complete answer while probing ${s.where}.`,
-    s.baseUrl !== undefined && f.origin?.startsWith('http:') === true
+    // Only a baseUrl the user set can be http: (every shipped provider's is https:).
+    f.origin?.startsWith('http:') === true
       ? 'Check baseUrl: a port that speaks HTTPS closes plain http:// requests like this, so use https://. ' +
         `Otherwise: ${verifyLater(s)}`
       : verifyLater(s)

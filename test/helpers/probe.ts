@@ -21,7 +21,9 @@ export function via (dispatcher: Dispatcher | undefined, over: Partial<ProbeSett
  */
 export function render (t: Test, verdict: Verdict, provider: ProviderSpec, key: string, upstream: string[] = []): { message: string, fix: string } {
   const where = `${provider.env}_FILE (/run/secrets/x)`
-  const out = describe(verdict, { label: provider.label, where, env: provider.env, fingerprint: 'fp_…0000', dashboard: provider.dashboard })
+  // The probe went to a loopback stand-in: in an application that is a baseUrl the user set.
+  const subject = { label: provider.label, where, env: provider.env, fingerprint: 'fp_…0000', dashboard: provider.dashboard, baseUrl: verdict.facts?.origin }
+  const out = describe(verdict, subject)
   t.ok(out.message.includes(provider.label), 'the message names the provider')
   t.ok(out.message.includes(where), 'the message names where the key came from')
   for (const text of [key, ...upstream]) {
