@@ -68,7 +68,7 @@ for (const [row, mode, cause, reason] of REFUSING) {
     t.match(err.message, /Fireworks AI/)
     t.match(err.message, /Fix: /)
     // Issue 16 #3: told once: the key's own error line, never the thrown error again.
-    const errors = logs.records().filter((r) => r.level >= 50)
+    const errors = logs.records().filter((r) => (r.level as number) >= 50)
     t.equal(errors.length, 1, 'one error line')
     t.match(errors[0], { keyguard: { key: 'fireworks', cause, reason }, msg: /^fastify-keyguard: Fireworks AI .*FIREWORKS_API_KEY.* Fix: / })
     t.notOk(errors[0]?.err, 'the refusal is not logged as an error object')

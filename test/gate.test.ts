@@ -26,7 +26,7 @@ test('faults #70: a gated route answers 503 problem+json with Retry-After withou
   t.equal(res?.headers['retry-after'], '60', 'no recheck timer: a minute')
   t.equal(res?.headers['cache-control'], 'no-store')
   t.match(res?.json(), {
-    type: 'https://www.npmjs.com/package/fastify-keyguard#problem-key-failing',
+    type: 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md#key-failing',
     title: 'Upstream credentials unavailable',
     status: 503,
     instance: '/chat',

@@ -308,7 +308,8 @@ test('options table: each option type lists the table\'s fields, and each @defau
 /** The README's Options tables: heading (the group's type) → rows of [name, type, default]. */
 function readmeTables (): Map<string, string[][]> {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const section = readme.slice(readme.indexOf('\n## Options\n'), readme.indexOf('\n## Decorator, reply and route config\n'))
+  const start = readme.indexOf('\n## Options\n')
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
   const tables = new Map<string, string[][]>()
   let heading = 'FastifyKeyguardOptions'
   for (const line of section.split('\n')) {

@@ -14,7 +14,10 @@ import { FINGERPRINT } from '../lib/core/redact.js'
 import { MAX_KEY_FILE } from '../lib/core/source.js'
 import { retryAfterSeconds } from '../lib/upstream/sdk.js'
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ')
+/** The README and the docs pages it moved its manual into (issue 16): every claim holds wherever it now lives. */
+const PAGES = ['README.md', 'docs/usage.md', 'docs/api.md', 'docs/causes-and-reasons.md', 'docs/problems.md',
+  'docs/providers.md', 'docs/cli.md', 'docs/kubernetes.md', 'docs/security.md', 'docs/architecture.md', 'docs/contributing.md']
+const README = PAGES.map((page) => readFileSync(new URL(`../${page}`, import.meta.url), 'utf8')).join('\n').replace(/\s+/g, ' ')
 const { timeout, retries, interval, jitter } = DEFAULTS.probe
 /** "600 000" and "600000" are the same number. */
 const n = (text: string): number => Number(text.replace(/ /g, ''))

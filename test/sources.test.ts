@@ -54,10 +54,10 @@ test('the source check fails a rule without its comment (it can fail)', async (t
   t.same(unsourced(real.replace(/\n\s*\/\/ source: [^\n]*(?=\n\s*if \()/, '')).length, 1, 'dropping one source comment from groq.ts is caught')
 })
 
-/** The README's provider table: id → its cells. */
+/** The provider table of docs/providers.md (moved from the README, issue 16): id → its cells. */
 function readmeTable (): Map<string, string[]> {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const section = readme.slice(readme.indexOf('\n## Providers\n'), readme.indexOf('\n## Causes and reasons\n'))
+  const page = readFileSync(join(root, 'docs', 'providers.md'), 'utf8')
+  const section = page.slice(0, page.indexOf('\n## '))
   const rows = new Map<string, string[]>()
   for (const line of section.split('\n')) {
     const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
@@ -67,7 +67,7 @@ function readmeTable (): Map<string, string[]> {
   return rows
 }
 
-test('the README provider table lists every shipped provider with its variable, probe route and what is verified', async (t) => {
+test('the provider table (docs/providers.md) lists every shipped provider with its variable, probe route and what is verified', async (t) => {
   const rows = readmeTable()
   t.same([...rows.keys()].sort(), Object.keys(providers).sort(), 'the same providers, no more, no fewer')
   t.equal(rows.size, 22)

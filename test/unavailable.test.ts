@@ -31,7 +31,7 @@ function isProblem (t: Test, res: { statusCode: number, headers: Record<string, 
   t.equal(res.headers['cache-control'], 'no-store')
   for (const header of ['x-request-id', 'set-cookie', 'www-authenticate']) t.notOk(header in res.headers, `no upstream ${header}`)
   const doc = JSON.parse(res.body) as Record<string, unknown>
-  t.match(doc, { type: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unavailable', title: 'Upstream unavailable', status, code: 'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', key: 'fireworks', provider: 'fireworks' })
+  t.match(doc, { type: 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md#upstream-unavailable', title: 'Upstream unavailable', status, code: 'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', key: 'fireworks', provider: 'fireworks' })
   t.notMatch(res.body, /Rate limit reached|Service Overloaded|Error listing|Connection error|127\.0\.0\.1/, 'no upstream text or address')
   t.same(leaks(res.body + JSON.stringify(res.headers), key), [])
 }

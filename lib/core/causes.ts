@@ -1,4 +1,4 @@
-/** Why a key is in the state it is in. The README's cause table lists each with its effect. */
+/** Why a key is in the state it is in. docs/causes-and-reasons.md lists each with its effect. */
 export type Cause =
   'missing' | 'malformed' | 'rejected' | 'forbidden' | 'limited' | 'unreachable' | 'valid' | 'unchecked' | 'pending'
 

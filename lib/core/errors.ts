@@ -2,11 +2,17 @@
 import { createError, createRFC9457Error } from '@fastify/error'
 import type { CheckResult } from './report.js'
 
-/** Problem `type` URIs; they point at the README section that explains each problem. */
+/**
+ * Where the problem documents are explained: each `type` URI below ends in an explicit anchor of that page
+ * (`<a id="…">`), which never changes, so no heading is part of the wire contract.
+ */
+const PROBLEMS_DOC = 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md'
+
+/** Problem `type` URIs: stable anchors in `docs/problems.md`. */
 export const PROBLEM_TYPES = Object.freeze({
-  upstreamUnauthorized: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized',
-  keyFailing: 'https://www.npmjs.com/package/fastify-keyguard#problem-key-failing',
-  upstreamUnavailable: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unavailable'
+  upstreamUnauthorized: `${PROBLEMS_DOC}#upstream-unauthorized`,
+  keyFailing: `${PROBLEMS_DOC}#key-failing`,
+  upstreamUnavailable: `${PROBLEMS_DOC}#upstream-unavailable`
 })
 
 /** Invalid plugin options; thrown at register. A `TypeError`. */

@@ -84,7 +84,7 @@ export interface ProblemOptions {
   status?: number
   /**
    * `type` URI of that problem.
-   * @default 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized'
+   * @default 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md#upstream-unauthorized'
    */
   type?: string
   /**
@@ -130,7 +130,8 @@ export interface FastifyKeyguardOptions {
    */
   env?: Env
   /**
-   * Also read a `.env` file (through env-schema): `true` for `./.env`, or a path. Variables in `env` win.
+   * Also read a `.env` file (through env-schema): `true` for `./.env` when it exists, or a path, which must
+   * exist (a missing one throws `FST_KEYGUARD_OPTIONS` at register). Variables in `env` win.
    * @default false
    */
   dotenv?: boolean | string
@@ -146,7 +147,8 @@ export interface FastifyKeyguardOptions {
   health?: false | HealthOptions
   /**
    * Upstream-401 conversion, or `false` to leave errors alone.
-   * @default { status: 502, type: 'https://www.npmjs.com/package/fastify-keyguard#problem-upstream-unauthorized',
+   * @default { status: 502,
+   *   type: 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md#upstream-unauthorized',
    *   unavailable: false }
    */
   problem?: false | ProblemOptions

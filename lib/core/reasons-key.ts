@@ -104,7 +104,7 @@ export const KEY_REASONS: Readonly<Record<string, Render>> = Object.freeze<Reado
     `${s.where} holds ${a(s.label)} admin key, which manages the organisation and cannot call models.`,
     `Create a project or API key (not an admin key) at ${s.dashboard ?? `the ${s.label} console`} ` +
       `and put it in ${dest(s)}. ` +
-      'To guard an admin key on purpose, pass a ProviderSpec that probes the admin API (README: Admin keys)'
+      'To guard an admin key on purpose, pass a ProviderSpec that probes the admin API (docs/providers.md: Admin keys)'
   ],
   'too-long': (s, f) => [
     `${s.where} is ${f.length ?? '?'} characters long; ${a(s.label)} key has at most ${f.max ?? '?'} (a whole ` +

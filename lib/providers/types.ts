@@ -19,7 +19,7 @@ export interface ProbeAnswer {
 export interface ProbeRefinement {
   /** The cause this answer means. */
   cause: 'valid' | 'rejected' | 'forbidden' | 'limited' | 'unreachable'
-  /** A stable reason code (see the README's cause table), e.g. `quota`, `missing-scope`. */
+  /** A stable reason code (see docs/causes-and-reasons.md), e.g. `quota`, `missing-scope`. */
   reason?: string
 }
 

@@ -55,7 +55,7 @@ export interface Rejection {
 
 /** One row of the SDK matrix: a real package driven against a stand-in answering its provider's rejection. */
 export interface SdkCase {
-  /** The row's name in the README table. */
+  /** The row's name in the SDK table (docs/usage.md). */
   row: string
   /** The npm package the row is about. */
   pkg: string
@@ -351,7 +351,7 @@ export const prefixOf = (provider: ProviderId): string => PREFIXES[provider] ?? 
 /** The two ways each row is driven: the SDK's own fetch, and `app.keyguard.fetch` (with its dispatcher). */
 export const WAYS = [{ watched: false, label: 'without' }, { watched: true, label: 'with' }] as const
 
-/** The README's SDK table rows for the matrix: every cell of a row is a passing test, so every cell is ✅. */
+/** The SDK table rows (docs/usage.md) for the matrix: every cell of a row is a passing test, so every cell is ✅. */
 export function matrixRows (label: (provider: ProviderId) => string): string[] {
   return CASES.map((c) => {
     const version = c.row.startsWith('ai + ') ? `${versionOf('ai')} + ${versionOf(c.pkg)}` : versionOf(c.pkg)

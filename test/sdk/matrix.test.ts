@@ -12,7 +12,7 @@ import type { Stub } from '../helpers/stub.js'
 /**
  * The SDK matrix: every real SDK package, driven by a route of a real Fastify app with keyguard
  * registered, against a loopback stand-in answering the provider's real rejection, with and without
- * `app.keyguard.fetch`. The README's SDK table is checked against these rows (readme.test.ts).
+ * `app.keyguard.fetch`. The SDK table of docs/usage.md is checked against these rows (readme.test.ts).
  */
 
 const RATE_LIMITED = { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } }
