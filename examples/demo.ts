@@ -9,6 +9,8 @@
  *   (d) the key is revoked while the server runs: an openai-node call gets 401, the client a 502 problem
  *   (e) the key is rotated (the mounted secret file is rewritten): recheck() heals it, /readyz 200
  *   (f) a key with a zero-width space: refused offline, the stand-in never sees it
+ *   (g) the causes users hit most, one short scene each: an unset variable with a near name, quotes kept by
+ *       docker run --env-file, a trailing newline in a secret file, a `Bearer ` prefix
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
@@ -207,6 +209,32 @@ try {
   }
   await f.close()
   expect(standIn.hits === hitsBefore, `the stand-in received ${standIn.hits - hitsBefore} requests: the malformed key never left the process`)
+
+  // (g) ------------------------------------------------------------------------------------------
+  heading('(g) The causes users hit most: keyguard names the variable, the cause and the fix')
+  const good = SYNTHETIC_KEYS.rotated // the key the provider accepts now
+  const newline = join(temp, 'fireworks-api-key-newline')
+  await writeFile(newline, good + '\n') // what `echo "$KEY" > file` writes
+  const scenes: Array<[string, Record<string, string>, string]> = [
+    ['The variable is set under another name', { FIREWORKS_KEY: good }, 'env = { FIREWORKS_KEY: <key> }'],
+    ['docker run --env-file keeps quotes', { FIREWORKS_API_KEY: `"${good}"` }, 'env = { FIREWORKS_API_KEY: "<key>" } (quotes included)'],
+    ['A secret file with a trailing newline', { FIREWORKS_API_KEY_FILE: newline }, `env = { FIREWORKS_API_KEY_FILE: '${newline}' } (<key> + "\\n")`],
+    ['A Bearer prefix pasted with the key', { FIREWORKS_API_KEY: `Bearer ${good}` }, 'env = { FIREWORKS_API_KEY: Bearer <key> }']
+  ]
+  for (const [title, env, shown] of scenes) {
+    say(`  ${bold(title)}: ${shown}`)
+    const hits = standIn.hits
+    const app = await build(env)
+    const booted = await app.ready().then(() => true, (err: BootRefusedError) => {
+      if (err.code !== 'FST_KEYGUARD_BOOT_REFUSED') throw err
+      return false
+    })
+    // keyguard's own log line above told why; the refusal is not printed a second time.
+    say(booted
+      ? `  ✓ ready() resolved: the key was cleaned and works (${standIn.hits - hits} probe)`
+      : `  ✗ ready() rejected with FST_KEYGUARD_BOOT_REFUSED; ${standIn.hits - hits} requests reached the stand-in`)
+    await app.close()
+  }
 
   say()
   say(bold(`Done in ${Math.round(performance.now() - started)} ms. Everything ran on 127.0.0.1; no key was printed.`))

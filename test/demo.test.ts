@@ -44,6 +44,12 @@ t.test('npm run demo exits 0, shows 503, 502 and problem+json, and prints no key
   t.match(output, 'zero-width space (U+200B), at position 17')
   t.match(output, 'the stand-in received 0 requests')
   t.match(output, '127.0.0.1')
+  // Issue 16 #11: the causes users hit most, one scene each, told by keyguard's own line with the fix.
+  t.match(output, /\[error\] fastify-keyguard: FIREWORKS_API_KEY is not set\. Found FIREWORKS_KEY in the environment — did you mean it\? Fix: Set FIREWORKS_API_KEY/, 'a misnamed variable, with the near name')
+  t.match(output, /\[error\] fastify-keyguard: FIREWORKS_API_KEY is wrapped in quotes.* Fix: Remove the quotes\. docker run --env-file/, 'quotes kept by docker run --env-file')
+  t.match(output, /\[warn\] fastify-keyguard: Fireworks AI accepted FIREWORKS_API_KEY_FILE .* Note: Removed a trailing line break/, 'a trailing newline, removed, with a note')
+  t.match(output, /\[error\] fastify-keyguard: FIREWORKS_API_KEY starts with an auth scheme \("Bearer "\).* Fix: Remove the "Bearer " prefix/, 'a Bearer prefix')
+  t.equal(output.split('ready() rejected with FST_KEYGUARD_BOOT_REFUSED; 0 requests reached the stand-in').length - 1, 3, 'three refused offline, never sent')
   t.notMatch(output, /demo expectation failed|Error:/, 'no failed expectation')
   for (const [name, key] of Object.entries(SYNTHETIC_KEYS)) {
     t.same(leaks(output, key), [], `no piece of the ${name} key`)
