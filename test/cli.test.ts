@@ -1,4 +1,4 @@
-import { readFileSync, symlinkSync } from 'node:fs'
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
@@ -228,6 +228,10 @@ t.test('the binary: --env-file reads keys as the dotenv option does; a file that
   const bad = await cli(t, args('bad.env'))
   t.equal(bad.code, 1, 'the key in the file is rejected')
   t.match(bad.stdout, 'Fireworks AI rejected FIREWORKS_API_KEY')
+  const named = join(dir, 'named.env')
+  writeFileSync(named, `MY_FIREWORKS=${GOOD}\n`)
+  const other = await cli(t, ['check', 'fireworks', '--env', 'MY_FIREWORKS', '--base-url', stub.url, '--env-file', named])
+  t.equal(other.code, 0, 'a variable named by --env is read from the file too')
   const wins = await cli(t, args('good.env'), { FIREWORKS_API_KEY: BAD })
   t.equal(wins.code, 1, 'the environment wins over the file')
 

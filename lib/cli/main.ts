@@ -95,8 +95,8 @@ async function withEnvFile (io: CliIo, parsed: Parsed): Promise<Env | undefined>
   try {
     if (missing === undefined) return await envLoader(io.env, path, names)()
   } catch (err) {
-    const code = (err as { code?: unknown }).code
-    io.stderr.write(`keyguard: --env-file: ${path} cannot be read${typeof code === 'string' ? ` (${code})` : ''}\n`)
+    // env-schema reads the file with fs, whose errors carry a code (EISDIR, EACCES).
+    io.stderr.write(`keyguard: --env-file: ${path} cannot be read (${String((err as { code?: unknown }).code)})\n`)
     return undefined
   }
   io.stderr.write(`keyguard: --env-file: ${missing}. Fix: correct the path or create the file\n${SYNOPSIS}\n`)
