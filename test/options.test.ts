@@ -141,6 +141,12 @@ test('options: a string that looks like a key is never echoed', async (t) => {
       t.notOk(err.message.includes(value))
     }
   }
+  // A key pasted where the .env path goes (dotenv: process.env.FIREWORKS_API_KEY) is not a file: not echoed.
+  for (const value of [KEY, SECRET]) {
+    const err = await register({ keys: ['fireworks'], dotenv: value })
+    t.match(err.message, /option "dotenv": \[a value that looks like a key, \d+ characters\] does not exist/)
+    t.notOk(err.message.includes(value), 'a key in the dotenv slot is not echoed')
+  }
   t.match(await register({ keys: ['openAI'] }), { message: /keys\[0\] is "openAI", which is not a known provider/ }, 'a mistyped provider id is quoted')
 })
 

@@ -31,6 +31,6 @@ export const verifyLater = (s: Subject): string =>
   `If this persists, check the network path from this host to ${s.label}`
 /** Lower-cases the first letter only, so that "Fireworks AI" keeps its case inside a sentence. */
 export const lower = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1)
-/** Where a fix may send the operator: the baseUrl they set, or else the path between this host and the provider. */
-export const path = (s: Subject): string => `any proxy or firewall between this host and ${s.label}`
+/** What a fix points at when the user set no baseUrl: whatever sits between this host and the provider. */
+export const between = (s: Subject): string => `any proxy or firewall between this host and ${s.label}`
 export const peer = (s: Subject, f: Facts): string => f.origin === undefined ? s.label : `${s.label} (${f.origin})`

@@ -1,5 +1,5 @@
 import type { Render } from './phrases.js'
-import { http, lower, path, peer, seen, suggest, verifyLater } from './phrases.js'
+import { between, http, lower, peer, seen, suggest, verifyLater } from './phrases.js'
 
 /** Wording of the reasons that say how the probe went: limited, unreachable, valid, unchecked, pending. */
 export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Readonly<Record<string, Render>>>({
@@ -78,13 +78,13 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
     `The TLS certificate of ${peer(s, f)} is for another host name (${f.errno ?? 'TLS'}); ${s.where} was not ` +
       'sent.',
     s.baseUrl === undefined
-      ? `A proxy or a DNS entry may point the host elsewhere: check this host's DNS and ${path(s)}`
+      ? `A proxy or a DNS entry may point the host elsewhere: check this host's DNS and ${between(s)}`
       : `Check the host in baseUrl (${s.baseUrl}); a proxy or a DNS entry may point it elsewhere`
   ],
   'tls-protocol': (s, f) => [
     `TLS to ${peer(s, f)} failed (${f.errno ?? 'TLS'}) while probing ${s.where}: the port does not speak HTTPS.`,
     s.baseUrl === undefined
-      ? `Something that does not speak HTTPS answered: check ${path(s)}`
+      ? `Something that does not speak HTTPS answered: check ${between(s)}`
       : `Check baseUrl (${s.baseUrl}): https:// to a plain-HTTP port, or the wrong port`
   ],
   'tls-error': (s, f) => [
@@ -94,7 +94,7 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
   protocol: (s, f) => [
     `${peer(s, f)} did not answer in valid HTTP (${f.errno ?? 'parse error'}) while probing ${s.where}.`,
     s.baseUrl === undefined
-      ? `Check ${path(s)}: something else answered`
+      ? `Check ${between(s)}: something else answered`
       : `Check baseUrl (${s.baseUrl}): the port may belong to another service, or http:// may point at an HTTPS port`
   ],
   proxy: (s, f) => [
@@ -106,13 +106,13 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
     `${peer(s, f)} answered the probe of ${s.where} with a redirect (${http(v)}) to ` +
       `${f.target ?? 'another location'}; it was not followed, so the key was not sent there.`,
     s.baseUrl === undefined
-      ? `Check ${path(s)} (a captive portal redirects like this)`
+      ? `Check ${between(s)} (a captive portal redirects like this)`
       : `Set baseUrl (${s.baseUrl}) to the final address`
   ],
   'not-found': (s, f, v) => [
     `${peer(s, f)} has no probe endpoint at the configured path (${http(v)}); ${s.where} was not judged.`,
     s.baseUrl === undefined
-      ? `Check ${path(s)}; if nothing is in between, report it to fastify-keyguard (the probe route may have moved)`
+      ? `Check ${between(s)}; if nothing is in between, report it to fastify-keyguard (the probe route may have moved)`
       : `Check baseUrl (${s.baseUrl}): it is the root the provider's paths start from (e.g. ${s.label}'s default), ` +
         'without /v1'
   ],
@@ -129,7 +129,7 @@ export const PROBE_REASONS: Readonly<Record<string, Render>> = Object.freeze<Rea
     `${peer(s, f)} answered the probe of ${s.where} with ${http(v)} but not the expected answer ` +
       `(${f.contentType ?? 'no content type'}): a captive portal or a proxy page` +
       `${s.baseUrl === undefined ? '' : ', or a wrong baseUrl'}?`,
-    s.baseUrl === undefined ? `Check ${path(s)}` : `Check baseUrl (${s.baseUrl}) and ${path(s)}`
+    s.baseUrl === undefined ? `Check ${between(s)}` : `Check baseUrl (${s.baseUrl}) and ${between(s)}`
   ],
   'unexpected-status': (s, f, v) => [
     `${peer(s, f)} answered the probe of ${s.where} with an unexpected ${http(v)}.`,
