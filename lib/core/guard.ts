@@ -168,6 +168,8 @@ export class Guard {
   /** Re-reads and re-probes one key, or all; joins a check already running. Resolves to the new report. */
   async recheck (name?: string): Promise<Report> {
     const names = name === undefined ? this.names() : [this.#pick(name).spec.name]
+    // Asked for by the application: a fresh probe (one for the fleet), not the verdict shared last.
+    for (const key of names) this.#fleet?.suspect(key)
     await Promise.all(names.map((key) => this.#schedule.run(key)))
     return this.report()
   }
