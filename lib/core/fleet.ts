@@ -200,11 +200,6 @@ export class Fleet {
     this.#parts = parts
   }
 
-  /** Whether Redis is lost (the guard probes on its own meanwhile). */
-  get lost (): boolean {
-    return this.#lost
-  }
-
   /** Subscribes to the namespace's verdicts, waiting at most `FLEET.timeout`. Never rejects. */
   async start (): Promise<void> {
     try {
@@ -214,8 +209,8 @@ export class Fleet {
       // Connection errors are told by 'close' and by failed commands; a listener keeps ioredis from printing them.
       sub.on('error', () => {})
       sub.on('close', () => { this.#lose('the subscription closed') })
-    } catch (err) {
-      this.#lose(`redis.duplicate() threw (${(err as Error)?.name ?? typeof err})`)
+    } catch {
+      this.#lose('redis.duplicate() threw')
       return
     }
     await this.#subscribe()
@@ -370,7 +365,7 @@ export class Fleet {
   }
 
   #listen (digest: string): { wait: (ms: number) => Promise<Shared | undefined>, cancel: () => void } {
-    let resolve: (shared: Shared | undefined) => void = () => {}
+    let resolve!: (shared: Shared | undefined) => void
     let timer: unknown
     const heard = new Promise<Shared | undefined>((_resolve) => { resolve = _resolve })
     const waiters = this.#waiters.get(digest) ?? new Set()
@@ -381,8 +376,8 @@ export class Fleet {
       if (waiters.size === 0 && this.#waiters.get(digest) === waiters) this.#waiters.delete(digest)
       resolve(undefined)
     }
+    // Losing Redis and closing resolve every waiter: a wait that starts after either ends at once.
     const wait = (ms: number): Promise<Shared | undefined> => {
-      if (this.#lost || this.#closed) return Promise.resolve(undefined)
       timer = this.#parts.clock.setTimeout(cancel, ms)
       return heard
     }

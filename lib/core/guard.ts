@@ -180,6 +180,11 @@ export class Guard {
    */
   suspect (name: string): void {
     const entry = this.#entries.get(name)
+    // Fleet mode: the running check may end on a shared verdict older than this 401; suspect again after it.
+    if (this.#fleet !== undefined && this.#schedule.running(name)) {
+      this.#schedule.run(name).then(() => this.suspect(name))
+      return
+    }
     if (entry === undefined || this.#closed || entry.result.status === 'fail' || this.#schedule.running(name)) return
     const now = this.#clock.now()
     if (now - entry.lastSuspect < SUSPECT_GAP) return

@@ -22,6 +22,7 @@ const refused = (fleet: unknown): OptionsError => {
 test('fleet: false by default; { redis } resolves with the default namespace, the client itself kept', async (t) => {
   t.equal(DEFAULTS.fleet, false)
   t.equal(resolveOptions({ keys: ['fireworks'] }, {}).fleet, false)
+  t.equal(resolveOptions({ keys: ['fireworks'], fleet: false }, {}).fleet, false)
   const resolved = resolveOptions({ keys: ['fireworks'], fleet: { redis: client } }, {}).fleet
   t.same(resolved, { redis: client, namespace: 'keyguard' })
   t.equal(resolved === false ? undefined : resolved.redis, client, 'the same client, not a copy')
@@ -55,7 +56,8 @@ test('fleet: every bad value is a structured FST_KEYGUARD_OPTIONS naming the opt
 test('fleet: a client that is not ioredis-compatible is refused at register', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(app.register(keyguard, { keys: [{ provider: 'fireworks', value: KEY }], fleet: { redis: {} as never } }).ready(), {
+  app.register(keyguard, { keys: [{ provider: 'fireworks', value: KEY }], fleet: { redis: {} as never } })
+  await t.rejects(Promise.resolve(app.ready()), {
     code: 'FST_KEYGUARD_OPTIONS', option: 'fleet.redis'
   })
 })

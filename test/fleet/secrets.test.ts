@@ -16,7 +16,11 @@ test('no key bytes and no fingerprint in any Redis key or value, for a canary ke
   const stub = await stubFor(t, { mode: 'auth', keys: [long, short] })
   const acme: ProviderSpec = { id: 'acme', label: 'Acme', env: 'ACME_API_KEY', baseUrl: stub.url, probe: { path: PROBE_PATH }, key: { minLength: 8 } }
   const apps = await replicas(t, {
-    stub, redis, key: long, count: 3, interval: 60_000,
+    stub,
+    redis,
+    key: long,
+    count: 3,
+    interval: 60_000,
     extra: { keys: [{ name: 'fireworks', value: long, baseUrl: stub.url }, { name: 'acme', provider: acme, value: short }] }
   })
   await Promise.all(apps.map(({ app }) => app.ready()))
@@ -56,7 +60,7 @@ test('a corrupt entry written by hand is ignored, logged once, and the replica p
   const [first] = await replicas(t, { stub, redis, key, count: 1 })
   await first?.app.ready()
   const admin = redis.client(t)
-  const [[name, value]] = (await dump(admin)).filter(([name]) => name.startsWith('keyguard:verdict:')) as Array<[string, string]>
+  const [name, value] = (await dump(admin)).find(([name]) => name.startsWith('keyguard:verdict:')) as [string, string]
   const good = JSON.parse(value as string) as Record<string, unknown>
   const corrupt = [
     '{not json', JSON.stringify({ ...good, v: 2 }), JSON.stringify({ ...good, cause: 'pending' }), JSON.stringify({ ...good, cause: 'constructor' }),
@@ -87,7 +91,7 @@ test('a foreign or malformed message on the channel is ignored and logged once; 
   const apps = await replicas(t, { stub, redis, key, count: 2 })
   await Promise.all(apps.map(({ app }) => app.ready()))
   const admin = redis.client(t)
-  const [[name]] = (await dump(admin)).filter(([name]) => name.startsWith('keyguard:verdict:')) as Array<[string, string]>
+  const [name] = (await dump(admin)).find(([name]) => name.startsWith('keyguard:verdict:')) as [string, string]
   const digest = (name as string).split(':')[2] as string
   const rejected = { v: 1, cause: 'rejected', reason: 'unauthorized', at: Date.now(), ttl: 1000, by: 'x' }
   for (const message of ['nope', JSON.stringify({ v: 1, d: digest, e: rejected }), JSON.stringify({ v: 1, d: 'short', e: { ...rejected, by: '0123456789abcdef' } }),
@@ -112,8 +116,11 @@ test('close() releases the lease and the subscription, and never closes the appl
   const captured = logs()
   const app = Fastify({ logger: { level: 'info', stream: captured.stream } })
   await app.register(keyguard, {
-    keys: [{ name: 'fireworks', value: key, baseUrl: stub.url }], env: {}, onUnreachable: 'degrade',
-    probe: { interval: 0, retries: 0, timeout: 5_000 }, fleet: { redis: client, namespace: 'app1' }
+    keys: [{ name: 'fireworks', value: key, baseUrl: stub.url }],
+    env: {},
+    onUnreachable: 'degrade',
+    probe: { interval: 0, retries: 0, timeout: 5_000 },
+    fleet: { redis: client, namespace: 'app1' }
   })
   const clients = async (): Promise<number> => String(await admin.client('LIST')).trim().split('\n').length
   const base = await clients()
@@ -122,7 +129,7 @@ test('close() releases the lease and the subscription, and never closes the appl
   t.equal(await clients(), base + 1, 'one duplicate connection, for the subscription')
   t.ok((await dump(admin)).some(([name]) => name.startsWith('app1:lease:')), 'the lease is held while the probe hangs')
   const closing = app.close()
-  await ready.catch(() => {})
+  await Promise.resolve(ready).catch(() => {})
   await closing
   t.same((await dump(admin)).filter(([name]) => name.startsWith('app1:lease:')), [], 'the lease is released at close')
   t.equal(await clients(), base, 'the duplicate is closed')
