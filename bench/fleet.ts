@@ -8,11 +8,15 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { startRedis } from '../test/helpers/redis.js'
 import { startStub } from '../test/helpers/stub.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
+/** The replica, bundled once per run (its packages stay in node_modules). */
+const REPLICA = join(HERE, 'results', 'fleet-replica.js')
 const KEY = 'fw_' + 'Bench0Fleet1Key2Abcdefghij'
 const PROBE_PATH = '/v1/accounts/fireworks/models'
 const CHAT = '/inference/v1/chat/completions'
@@ -24,6 +28,7 @@ const FLEET_COMMANDS = ['get', 'set', 'publish', 'eval', 'evalsha', 'ping', 'sub
 
 type Message =
   | { type: 'loaded' }
+  | { type: 'booted' }
   | { type: 'listening', port: number }
   | { type: 'change', status: string, at: number }
   | { type: 'rejected', at: number }
@@ -35,29 +40,43 @@ async function replica (): Promise<void> {
   const { default: keyguard } = await import('../index.js')
   const env = process.env
   const send = (message: Message): void => { process.send?.(message) }
+  const word = (): Promise<void> => new Promise((resolve) => process.once('message', () => resolve()))
   const redis = new Redis({ port: Number(env.REDIS_PORT), host: '127.0.0.1' })
   redis.on('error', () => {})
   const stub = env.STUB_URL as string
-  const app = Fastify()
-  await app.register(keyguard, {
-    keys: [{ name: 'fireworks', value: env.BENCH_KEY as string, baseUrl: stub }],
-    env: {},
-    probe: { interval: INTERVAL, retries: 0, timeout: 2_000, jitter: 0.2 },
-    fleet: { redis, namespace: env.NAMESPACE as string },
-    onChange: (_report, change) => { send({ type: 'change', status: change.current.status, at: Date.now() }) }
-  })
-  app.post('/chat', async (_request, reply) => {
-    const res = await app.keyguard.fetch(stub + CHAT, {
-      method: 'POST', headers: { authorization: `Bearer ${app.keyguard.key()}` }, body: '{}'
+  const make = async (namespace: string, interval: number): Promise<FastifyInstance> => {
+    // 50 replicas on 2 shared cores take ~20 s to boot together; Fastify's default 10 s would end keyguard's
+    // boot deadline (and so the fleet's turn) before they can coordinate. `BOOT_TIMEOUT` sets it.
+    const app = Fastify({ pluginTimeout: Number(env.BOOT_TIMEOUT ?? 60_000) })
+    await app.register(keyguard, {
+      keys: [{ name: 'fireworks', value: env.BENCH_KEY as string, baseUrl: stub }],
+      env: {},
+      probe: { interval, retries: 0, timeout: 2_000, jitter: 0.2 },
+      fleet: { redis, namespace },
+      onChange: (_report, change) => { send({ type: 'change', status: change.current.status, at: Date.now() }) }
     })
-    if (res.status === 401) send({ type: 'rejected', at: Date.now() })
-    await res.arrayBuffer()
-    return reply.code(res.status).send({})
-  })
-  app.post('/recheck', async () => app.keyguard.recheck())
+    app.post('/chat', async (_request, reply) => {
+      const res = await app.keyguard.fetch(stub + CHAT, {
+        method: 'POST', headers: { authorization: `Bearer ${app.keyguard.key()}` }, body: '{}'
+      })
+      if (res.status === 401) send({ type: 'rejected', at: Date.now() })
+      await res.arrayBuffer()
+      return reply.code(res.status).send({})
+    })
+    app.post('/recheck', async () => app.keyguard.recheck())
+    return app
+  }
+  // Phase 1, the boot burst: every replica waits for the word, then boots (keyguard's boot check runs in
+  // ready()), with an interval long enough that no recheck is counted as a boot probe.
+  const boot = await make(`${env.NAMESPACE}-boot`, 600_000)
   send({ type: 'loaded' })
-  // Boot together: every replica waits for the word, then listens (keyguard's boot check runs in ready()).
-  await new Promise<void>((resolve) => process.once('message', () => resolve()))
+  await word()
+  await boot.ready()
+  send({ type: 'booted' })
+  // Phase 2, in another namespace: routine rechecks every INTERVAL, and runtime 401s.
+  await word()
+  await boot.close()
+  const app = await make(env.NAMESPACE as string, INTERVAL)
   await app.listen({ port: 0, host: '127.0.0.1' })
   send({ type: 'listening', port: (app.server.address() as { port: number }).port })
   process.once('disconnect', () => { app.close().then(() => redis.quit()).finally(() => process.exit(0)) })
@@ -100,13 +119,13 @@ async function run (n: number, redisPort: number, admin: Redis): Promise<Record<
   const namespace = `bench${n}`
   const children: Child[] = []
   for (let i = 0; i < n; i++) {
-    const proc = fork(fileURLToPath(import.meta.url), ['--replica'], {
-      execArgv: ['--import', 'tsx'],
+    // Plain JS, not tsx: 50 processes compiling TypeScript on a shared 2-core machine take minutes.
+    const proc = fork(REPLICA, ['--replica'], {
       env: { ...process.env, REDIS_PORT: String(redisPort), STUB_URL: stub.url, BENCH_KEY: KEY, NAMESPACE: namespace },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
     const child: Child = { proc, port: 0, messages: [] }
-    proc.on("message", (message: Message) => {
+    proc.on('message', (message: Message) => {
       if (process.env.BENCH_DEBUG !== undefined) console.log(i, message)
       child.messages.push(message)
       if (message.type === 'listening') child.port = message.port
@@ -114,10 +133,17 @@ async function run (n: number, redisPort: number, admin: Redis): Promise<Record<
     children.push(child)
   }
   const has = (child: Child, test: (m: Message) => boolean): boolean => child.messages.some(test)
+  process.once('exit', () => { for (const child of children) child.proc.kill('SIGKILL') })
   if (!await until(() => children.every((c) => has(c, (m) => m.type === 'loaded')), 120_000)) throw new Error('replicas did not load')
+  const go = Date.now()
   for (const child of children) child.proc.send('go')
-  if (!await until(() => children.every((c) => c.port > 0), 180_000)) throw new Error('replicas did not listen')
+  if (!await until(() => children.every((c) => has(c, (m) => m.type === 'booted')), 180_000)) throw new Error('replicas did not boot')
   const bootProbes = probes()
+  const bootMs = Date.now() - go
+  for (const child of children) child.proc.send('next')
+  if (!await until(() => children.every((c) => c.port > 0), 180_000)) throw new Error('replicas did not listen')
+  // Let the second boot's probe and its verdict settle before the quiet window.
+  await new Promise((resolve) => setTimeout(resolve, INTERVAL))
 
   // Quiet window: routine rechecks only.
   const probesBefore = probes()
@@ -154,6 +180,7 @@ async function run (n: number, redisPort: number, admin: Redis): Promise<Record<
   return {
     replicas: n,
     bootProbes,
+    bootMs,
     probesPerInterval: perInterval,
     flipP50: flips.length > 0 ? quantile(flips, 0.5) : NaN,
     flipP99: flips.length > 0 ? quantile(flips, 0.99) : NaN,
@@ -164,11 +191,21 @@ async function run (n: number, redisPort: number, admin: Redis): Promise<Record<
 
 async function main (): Promise<void> {
   const started = Date.now()
+  await build({
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile: REPLICA,
+    logLevel: 'warning'
+  })
   const redis = await startRedis()
   const admin = redis.client()
   const rows: Array<Record<string, number | string>> = []
   try {
-    for (const n of [1, 10, 50]) {
+    const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7)
+    for (const n of only === undefined ? [1, 10, 50] : only.split(',').map(Number)) {
       const row = await run(n, redis.port, admin)
       rows.push(row)
       console.log(JSON.stringify(row))

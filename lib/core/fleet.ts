@@ -228,8 +228,11 @@ export class Fleet {
    */
   async send (spec: ResolvedKey, key: string, probe: Probe, deadline?: number): Promise<Verdict> {
     const forced = this.#forced.delete(spec.name)
-    const digest = this.#closed ? undefined : await this.#digest(spec, key).catch(() => undefined)
-    /* c8 ignore next -- only when scrypt cannot get its memory, or the app closed meanwhile */
+    // At boot, the fleet's turn ends in time for one local attempt before the deadline.
+    const { timeout } = this.#parts.probe as { timeout: number }
+    const left = (): number => deadline === undefined ? Infinity : deadline - timeout - this.#parts.clock.now()
+    const digest = this.#closed ? undefined : await this.#within(this.#digest(spec, key), left())
+    // Late (a starved CPU at boot), closed, or scrypt without its memory: this replica probes on its own.
     if (digest === undefined || this.#closed) return probe(key)
     this.#track(spec.name, digest)
     const heard = this.#listen(digest)
@@ -238,12 +241,13 @@ export class Fleet {
         const known = this.#fresh(digest) ?? await this.#read(digest)
         if (known !== undefined) return verdictOf(known, spec)
       }
-      if (this.#lost) return await probe(key)
+      if (this.#lost || left() <= 0) return await probe(key)
       const ms = this.#budget(deadline)
       const token = await this.#lease(digest, ms)
       if (token === FAILED) return await probe(key)
       if (token !== undefined) return await this.#probe(digest, key, probe, token)
-      const shared = await heard.wait(ms) ?? (forced ? undefined : await this.#read(digest))
+      const heardOf = await heard.wait(Math.max(0, Math.min(ms, left())))
+      const shared = heardOf ?? (forced ? undefined : await this.#read(digest))
       if (shared !== undefined) return verdictOf(shared, spec)
       return await this.#probe(digest, key, probe, undefined)
     } finally {
@@ -277,6 +281,19 @@ export class Fleet {
     const digest = digestOf(key, saltOf(this.#namespace, spec))
     this.#digests.set(spec.name, [{ key, digest }, ...known].slice(0, 2))
     return digest
+  }
+
+  /** What `promise` gives within `ms`, or `undefined` (a rejection too); it runs on, and its digest is cached. */
+  async #within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+    const settled = promise.catch(() => undefined)
+    if (ms === Infinity) return settled
+    let timer: unknown
+    const late = new Promise<undefined>((resolve) => {
+      timer = this.#parts.clock.setTimeout(() => setImmediate(resolve, undefined), ms)
+    })
+    const out = await Promise.race([settled, late])
+    this.#parts.clock.clearTimeout(timer)
+    return out
   }
 
   #track (name: string, digest: string): void {
@@ -378,7 +395,7 @@ export class Fleet {
     }
     // Losing Redis and closing resolve every waiter: a wait that starts after either ends at once.
     const wait = (ms: number): Promise<Shared | undefined> => {
-      timer = this.#parts.clock.setTimeout(cancel, ms)
+      timer = this.#parts.clock.setTimeout(() => setImmediate(cancel), ms)
       return heard
     }
     return { wait, cancel }
@@ -424,7 +441,9 @@ export class Fleet {
     if (this.#closed && !closing) return FAILED
     let timer: unknown
     const late = new Promise<Failed>((resolve) => {
-      timer = this.#parts.clock.setTimeout(() => resolve(FAILED), FLEET.timeout)
+      // After one more turn of the event loop: a process starved of CPU wakes with the timer due and the
+      // answer unread, and must read it before calling Redis lost.
+      timer = this.#parts.clock.setTimeout(() => setImmediate(resolve, FAILED), FLEET.timeout)
     })
     let reason = 'a command timed out'
     const done = Promise.resolve().then(command).catch((err: unknown): Failed => {

@@ -67,7 +67,7 @@ test('a duplicate() that throws: Redis is lost, the replica probes locally', asy
   const { fleet, logs } = fleetOf(client)
   await fleet.start()
   t.same(await fleet.send(spec, 'k'.repeat(20), async () => VALID), VALID)
-  t.same(logs, ['fastify-keyguard: fleet: lost redis, probing locally'])
+  t.equal(logs[0], 'fastify-keyguard: fleet: lost redis, probing locally')
   await fleet.close()
   await fleet.close()
   t.same(await fleet.send(spec, 'k'.repeat(20), async () => VALID), VALID, 'after close: a local probe')
@@ -164,4 +164,21 @@ test('a lease held at close is released by close()', async (t) => {
   })
   await closing
   t.same(calls, ['get', 'set', 'eval'])
+})
+
+test('at boot, the fleet gives way in time for one local attempt before the deadline', async (t) => {
+  const { client, calls } = fake((command) => command === 'get' ? null : 'OK')
+  const { fleet } = fleetOf(client)
+  await fleet.start()
+  let probes = 0
+  const local = async (): Promise<Verdict> => { probes++; return VALID }
+  // The digest is not ready before the deadline leaves one attempt: no Redis at all.
+  t.same(await fleet.send(spec, 'q'.repeat(20), local, performance.now() + 10), VALID)
+  t.same(calls, [])
+  // The digest is cached now, but the deadline is as near: a read, then a local probe, no lease.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.same(await fleet.send(spec, 'q'.repeat(20), local, performance.now() + 10), VALID)
+  t.same(calls, ['get'])
+  t.equal(probes, 2)
+  await fleet.close()
 })

@@ -81,6 +81,8 @@ export async function startRedis (t?: Test): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'keyguard-redis-'))
   const port = await freePort()
   let child = await launch(binary, port, dir)
+  // A test or bench process that dies must not leave its server behind.
+  process.once('exit', () => { child.kill('SIGKILL') })
   const clients = new Set<Redis>()
   const server: RedisServer = {
     port,
