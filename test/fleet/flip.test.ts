@@ -37,3 +37,22 @@ test('a runtime 401 on one of 20 replicas: one confirming probe, all 20 fail wit
   t.ok(await until(async () => (await readiness(apps)).every((code) => code === 200), 4 * interval), 'all 20 heal')
   t.ok(probes(stub) - healing <= 2, `healing took ${probes(stub) - healing} probe(s), not one per replica`)
 })
+
+test('a 401 while a check is running is suspected after it: the running check may end on an older shared verdict', { skip: SKIP }, async (t) => {
+  const redis = await startRedis(t)
+  const key = canary()
+  const stub = await stubFor(t, { mode: 'auth', keys: [key] })
+  const [replica] = await replicas(t, { stub, redis, key, count: 1 })
+  const { app } = replica as NonNullable<typeof replica>
+  app.get('/deny', async (_request, reply) => reply.upstreamUnauthorized('fireworks'))
+  await app.ready()
+  stub.set('slow', { keys: [key], delay: 400 })
+  const running = app.keyguard.recheck()
+  await until(() => stub.active > 0, 2_000)
+  stub.set('auth', { keys: [] })
+  t.equal((await app.inject('/deny')).statusCode, 502)
+  t.equal(lines(replica as NonNullable<typeof replica>, 'rejected key "fireworks" at runtime').length, 0, 'not yet: a check is running')
+  t.match((await running).checks.fireworks, { status: 'pass' }, 'the running check ends on the answer it had')
+  t.ok(await until(() => app.keyguard.report().checks.fireworks?.status === 'fail', 3_000), 'then the 401 is confirmed')
+  t.equal(lines(replica as NonNullable<typeof replica>, 'rejected key "fireworks" at runtime').length, 1)
+})
