@@ -1,9 +1,10 @@
 // Issue 14: nothing secret in Redis; entries and messages validated on read; close() releases what it holds.
+import { scryptSync } from 'node:crypto'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import keyguard from '../../index.js'
 import type { ProviderSpec } from '../../index.js'
-import { canary, leaks, logs } from '../helpers/app.js'
+import { canary, leaks, logs, until } from '../helpers/app.js'
 import { lines, probes, PROBE_PATH, readiness, replicas } from '../helpers/fleet.js'
 import { dump, SKIP, startRedis } from '../helpers/redis.js'
 import { stubFor } from '../helpers/stub.js'
@@ -46,6 +47,12 @@ test('no key bytes and no fingerprint in any Redis key or value, for a canary ke
   for (const secret of [long, short]) t.same(leaks(text, secret), [], 'no piece of the key, in any form')
   t.notOk(text.includes(short), 'not the short key whole')
   for (const fp of fingerprints) t.notOk(text.includes(fp), 'no fingerprint')
+  // The names are the costly digest (scrypt, N = 2^15, r = 8), salted as docs/fleet.md says; a cheap hash fails here.
+  for (const [name, value, id, url] of [['fireworks', long, 'fireworks', stub.url], ['acme', short, 'acme', stub.url]]) {
+    const salt = ['fastify-keyguard/fleet/v1', 'keyguard', name, id, url].join('\0')
+    const digest = scryptSync(value as string, salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }).toString('base64url')
+    t.ok(after.some(([key]) => key === `keyguard:verdict:${digest}`), `${name}: named by its scrypt digest`)
+  }
   const allowed = ['v', 'cause', 'reason', 'at', 'ttl', 'by', 'httpStatus', 'latencyMs', 'retryAfterMs', 'errno', 'timeoutMs']
   for (const [name, value] of after) {
     t.match(name, /^keyguard:(?:verdict|lease):[\w-]{43}$/, 'a key is the namespace, a kind and a digest')
@@ -125,9 +132,9 @@ test('close() releases the lease and the subscription, and never closes the appl
   const clients = async (): Promise<number> => String(await admin.client('LIST')).trim().split('\n').length
   const base = await clients()
   const ready = app.ready()
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  const leased = async (): Promise<boolean> => (await dump(admin)).some(([name]) => name.startsWith('app1:lease:'))
+  t.ok(await until(leased, 5_000), 'the lease is held while the probe hangs')
   t.equal(await clients(), base + 1, 'one duplicate connection, for the subscription')
-  t.ok((await dump(admin)).some(([name]) => name.startsWith('app1:lease:')), 'the lease is held while the probe hangs')
   const closing = app.close()
   await Promise.resolve(ready).catch(() => {})
   await closing
