@@ -71,7 +71,7 @@ export interface Shared {
   timeoutMs?: number
 }
 
-const CAUSES_SHARED: readonly Cause[] = ['valid', 'rejected', 'forbidden', 'limited', 'unreachable']
+const CAUSES_SHARED: readonly Cause[] = Object.freeze(['valid', 'rejected', 'forbidden', 'limited', 'unreachable'])
 const REASON = /^[\w.-]{1,64}$/
 const ID = /^[0-9a-f]{16}$/
 const ERRNO = /^[A-Za-z][\w-]{0,39}$/

@@ -30,8 +30,8 @@ export interface ResolvedFleet {
   namespace: string
 }
 
-const METHODS = ['get', 'set', 'publish', 'eval', 'ping', 'duplicate'] as const
-const FIELDS = ['redis', 'namespace']
+const METHODS = Object.freeze(['get', 'set', 'publish', 'eval', 'ping', 'duplicate'] as const)
+const FIELDS: readonly string[] = Object.freeze(['redis', 'namespace'])
 /** A Redis key prefix: no spaces, no glob characters (the bench and tests SCAN `namespace:*`). */
 const NAMESPACE = /^[A-Za-z0-9][\w.:-]{0,63}$/
 export const CLIENT = "an ioredis-compatible client (ioredis, iovalkey, or @fastify/redis's fastify.redis)"
