@@ -12,8 +12,9 @@ export {
 export type { BootRefusedError } from './lib/core/errors.js'
 export { DEFAULTS } from './lib/core/options.js'
 export type {
-  FastifyKeyguardOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions
+  FastifyKeyguardOptions, FleetOptions, HealthOptions, KeySpec, ProbeOptions, ProblemOptions
 } from './lib/core/options.js'
+export type { FleetClient } from './lib/core/option-fleet.js'
 export { providers } from './lib/providers/index.js'
 export type { ProbeAnswer, ProbeRefinement, ProviderId, ProviderSpec } from './lib/providers/index.js'
 export type { Change, CheckResult, Report } from './lib/core/report.js'

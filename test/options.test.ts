@@ -32,7 +32,7 @@ async function register (options: unknown): Promise<Error & { code?: string }> {
 
 // [title, options, what the message must say]
 const INVALID: Array<[string, unknown, RegExp]> = [
-  ['unknown option', { keys: ['fireworks'], onInvalide: 'refuse' }, /unknown option "onInvalide"; expected keys, onInvalid, onUnreachable, env, dotenv, probe, health, problem, onChange/],
+  ['unknown option', { keys: ['fireworks'], onInvalide: 'refuse' }, /unknown option "onInvalide"; expected keys, onInvalid, onUnreachable, env, dotenv, probe, health, fleet, problem, onChange/],
   ['keys missing', {}, /option "keys" must be a non-empty array of provider ids or KeySpec objects; received undefined/],
   ['keys empty', { keys: [] }, /option "keys" must be a non-empty array .*; received an array/],
   ['keys not an array', { keys: 'fireworks' }, /option "keys" must be a non-empty array .*; received "fireworks"/],
@@ -206,6 +206,7 @@ test('options: DEFAULTS are frozen and are what an option left out resolves to',
     dotenv: false,
     probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 },
     health: { live: '/livez', ready: '/readyz', details: 'verbose' },
+    fleet: false,
     problem: { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false }
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.probe) && Object.isFrozen(DEFAULTS.health) && Object.isFrozen(DEFAULTS.problem))
@@ -219,6 +220,7 @@ test('options: DEFAULTS are frozen and are what an option left out resolves to',
     dotenv: false,
     probe: DEFAULTS.probe,
     health: DEFAULTS.health,
+    fleet: false,
     problem: DEFAULTS.problem
   })
   t.equal(resolved.env, env, 'the process environment by default')
@@ -272,7 +274,7 @@ test('options: valid forms resolve as documented', async (t) => {
   t.equal(resolved.onChange, onChange)
   const local = join(t.testdir({ '.env.local': '' }), '.env.local')
   t.same(resolveOptions({ keys: ['fireworks'], dotenv: local, probe: false, health: false, problem: false }, {}), {
-    keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: local, probe: false, health: false, problem: false
+    keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: local, probe: false, health: false, fleet: false, problem: false
   })
   t.equal(resolveOptions({ keys: ['fireworks'], dotenv: false }, {}).dotenv, false)
   t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: 'verbose' }, 'one route off')

@@ -5,6 +5,7 @@ import type { ProviderId } from '../providers/index.js'
 import type { ProviderSpec } from '../providers/types.js'
 import type { Dispatcher } from 'undici'
 import { envLoader } from './dotenv.js'
+import type { Fleet } from './fleet.js'
 import type { Logger } from './log.js'
 import { probe } from './probe.js'
 import { fingerprint } from './redact.js'
@@ -63,6 +64,8 @@ export interface Context {
   log: Logger
   /** The text without any of the app's secrets. */
   scrub: (text: string) => string
+  /** Fleet mode: where probes are shared with the other replicas (`undefined`: each replica on its own). */
+  fleet?: Pick<Fleet, 'send'> | undefined
 }
 
 /** The key one check starts from: the key in use, its result, the `unreachable` verdicts held back so far. */
@@ -75,7 +78,7 @@ export interface Current {
 
 /** The context of one guard's checks; `close` destroys keyguard's own proxy agent, if one was made. */
 export function createContext (
-  options: ResolvedOptions, parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub'>
+  options: ResolvedOptions, parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub' | 'fleet'>
 ): Context & { close: () => void } {
   const probing = options.probe
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
@@ -187,7 +190,9 @@ function sender (
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
   const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
-  return (key) => probe(spec.baseUrl, spec.provider, key, each)
+  const send = (key: string): Promise<Verdict> => probe(spec.baseUrl, spec.provider, key, each)
+  const { fleet } = context
+  return fleet === undefined ? send : (key) => fleet.send(spec, key, send, deadline)
 }
 
 /** What the messages about a key name: its provider, where it was read, its fingerprint. */

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { check, createContext, HOLD, pendingResult, resultOf, subjectOf } from './check.js'
 import type { Context, Next } from './check.js'
 import { FST_KEYGUARD_KEY_UNAVAILABLE } from './errors.js'
+import { Fleet } from './fleet.js'
 import { asError, callSafely, transition } from './log.js'
 import type { Logger } from './log.js'
 import type { ResolvedKey, ResolvedOptions } from './options.js'
@@ -41,6 +42,7 @@ export class Guard {
   readonly #clock: Clock
   readonly #schedule: Schedule
   readonly #context: Context & { close: () => void }
+  readonly #fleet: Fleet | undefined
   /** The forms of this app's secrets, for scrubbing and echo checks; emptied on close. */
   readonly forms = new SecretForms()
   #closed = false
@@ -61,7 +63,13 @@ export class Guard {
       this.#failed(err, `the classify() or valid() of the ${spec.provider.label} ProviderSpec failed`, spec.name)
     const scrub = (text: string): string => this.scrub(text)
     const signal = this.#controller.signal
-    this.#context = createContext(options, { signal, random, forms: this.forms, log, scrub, onFault })
+    // A verdict another replica shared: the check finds it fresh and probes nothing.
+    const onVerdict = (name: string): void => { if (!this.#schedule.running(name)) this.#schedule.run(name) }
+    this.#fleet = options.fleet === false
+      ? undefined
+      : new Fleet(options.fleet, { log, clock, random, probe: options.probe, onVerdict })
+    const fleet = this.#fleet
+    this.#context = createContext(options, { signal, random, forms: this.forms, log, scrub, onFault, fleet })
     const checkedAt = new Date().toISOString()
     for (const spec of options.keys) {
       const result = pendingResult(spec, checkedAt)
@@ -152,6 +160,7 @@ export class Guard {
 
   /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
   async start (deadline: number): Promise<Report> {
+    await this.#fleet?.start()
     await this.#schedule.runAll(this.names(), deadline)
     return this.report()
   }
@@ -159,6 +168,8 @@ export class Guard {
   /** Re-reads and re-probes one key, or all; joins a check already running. Resolves to the new report. */
   async recheck (name?: string): Promise<Report> {
     const names = name === undefined ? this.names() : [this.#pick(name).spec.name]
+    // Asked for by the application: a fresh probe (one for the fleet), not the verdict shared last.
+    for (const key of names) this.#fleet?.suspect(key)
     await Promise.all(names.map((key) => this.#schedule.run(key)))
     return this.report()
   }
@@ -169,12 +180,18 @@ export class Guard {
    */
   suspect (name: string): void {
     const entry = this.#entries.get(name)
+    // Fleet mode: the running check may end on a shared verdict older than this 401; suspect again after it.
+    if (this.#fleet !== undefined && this.#schedule.running(name)) {
+      this.#schedule.run(name).then(() => this.suspect(name))
+      return
+    }
     if (entry === undefined || this.#closed || entry.result.status === 'fail' || this.#schedule.running(name)) return
     const now = this.#clock.now()
     if (now - entry.lastSuspect < SUSPECT_GAP) return
     entry.lastSuspect = now
     const keyguard = { key: name, provider: entry.spec.provider.id }
     this.#log.warn({ keyguard }, `fastify-keyguard: the upstream rejected key "${name}" at runtime; rechecking it`)
+    this.#fleet?.suspect(name)
     this.#schedule.run(name).then(() => {
       // The key passes: whatever the upstream rejected, it was not this key.
       if (entry.result.cause === 'valid') this.mismatch(name, UNSEEN)
@@ -207,14 +224,18 @@ export class Guard {
     this.#log.warn({ keyguard }, `fastify-keyguard: ${message} Fix: ${fix}`)
   }
 
-  /** Stops every timer and aborts every probe at once; a check that ends later changes nothing. */
-  close (): void {
+  /**
+   * Stops every timer and aborts every probe at once; a check that ends later changes nothing. Resolves
+   * when fleet mode has released its leases and closed its subscription (at once without fleet mode).
+   */
+  async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#controller.abort(new DOMException('fastify-keyguard is closing', 'AbortError'))
     this.#schedule.close()
     this.#context.close()
     this.forms.clear()
+    await this.#fleet?.close()
   }
 
   #pick (name: string | undefined): Entry {

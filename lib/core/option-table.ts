@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { missingEnvFile } from './dotenv.js'
 import { PROBLEM_TYPES } from './errors.js'
+import { checkFleet } from './option-fleet.js'
 import { bad, bool, checkBaseUrl, fn, got, integer, isObject, oneOf, own, received } from './option-checks.js'
 import type { Range } from './option-checks.js'
 
@@ -207,6 +208,7 @@ export const OPTIONS: Group = Object.freeze<Group>({
     },
     probe: { type: '`false \\| ProbeOptions`', default: { value: defaultsOf(PROBE) }, check: nested(PROBE) },
     health: { type: '`false \\| HealthOptions`', default: { value: defaultsOf(HEALTH) }, check: nested(HEALTH) },
+    fleet: { type: '`false \\| FleetOptions`', default: { value: false }, check: checkFleet },
     problem: { type: '`false \\| ProblemOptions`', default: { value: defaultsOf(PROBLEM) }, check: nested(PROBLEM) },
     onChange: { type: '`(report: Report, change: Change) => void`', check: fn }
   }

@@ -3,6 +3,7 @@ import type { ProviderId } from '../providers/index.js'
 import type { ProviderSpec } from '../providers/types.js'
 import type { UnreachablePolicy } from './causes.js'
 import { bad, ENV_NAME, got, isObject, KNOWN, notAKey, own, received, shipped } from './option-checks.js'
+import type { FleetClient, ResolvedFleet } from './option-fleet.js'
 import { checkProvider, ownProvider } from './option-provider.js'
 import { defaultsOf, KEY_SPEC, OPTIONS, resolveGroup } from './option-table.js'
 import type { Change, Report } from './report.js'
@@ -73,6 +74,29 @@ export interface HealthOptions {
    * @default 'verbose'
    */
   details?: HealthDetails | true
+}
+
+/**
+ * Fleet mode: replicas share each key's verdict through Redis or Valkey, so that the whole fleet probes
+ * a key once per interval, and a key rejected at runtime fails on every replica within about a second.
+ * Redis holds no key and no fingerprint (docs/fleet.md). When Redis is lost, each replica probes on its own.
+ *
+ * @example
+ * import Redis from 'ioredis'
+ * await app.register(keyguard, { keys: ['fireworks'], fleet: { redis: new Redis(process.env.REDIS_URL) } })
+ */
+export interface FleetOptions {
+  /**
+   * An ioredis-compatible client the application owns (ioredis, iovalkey, `@fastify/redis`'s
+   * `fastify.redis`). keyguard never connects or closes it; it subscribes through one `duplicate()`,
+   * which it closes with the app.
+   */
+  redis: FleetClient
+  /**
+   * Prefix of every Redis key and channel keyguard uses; replicas share verdicts within one namespace.
+   * @default 'keyguard'
+   */
+  namespace?: string
 }
 
 /** What readiness bodies tell: see `HealthOptions.details`. */
@@ -146,6 +170,12 @@ export interface FastifyKeyguardOptions {
    */
   health?: false | HealthOptions
   /**
+   * Share verdicts across replicas through Redis/Valkey (one probe per key per interval for the whole
+   * fleet), or `false` for each replica on its own.
+   * @default false
+   */
+  fleet?: false | FleetOptions
+  /**
    * Upstream-401 conversion, or `false` to leave errors alone.
    * @default { status: 502,
    *   type: 'https://github.com/fastify-keyguard/fastify-keyguard/blob/HEAD/docs/problems.md#upstream-unauthorized',
@@ -176,6 +206,7 @@ export interface ResolvedOptions {
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
   health: { live: string | false, ready: string | false, details: HealthDetails } | false
+  fleet: ResolvedFleet | false
   problem: { status: number, type: string, unavailable: boolean, recognise?: (error: unknown) => boolean | string }
     | false
   onChange?: (report: Report, change: Change) => void
@@ -188,6 +219,7 @@ export const DEFAULTS = defaultsOf(OPTIONS) as Readonly<{
   dotenv: false
   probe: Readonly<{ timeout: number, retries: number, interval: number, jitter: number }>
   health: Readonly<{ live: string, ready: string, details: HealthDetails }>
+  fleet: false
   problem: Readonly<{ status: number, type: string, unavailable: boolean }>
 }>
 

@@ -79,7 +79,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   })
   fastify.addHook('onClose', async () => {
     clearTimeout(cut)
-    guard.close()
+    await guard.close()
     upstream.close()
   })
 
