@@ -95,3 +95,12 @@ test('probe() without a shared agent keeps no connection open', async (t) => {
   t.equal(verdict.cause, 'valid')
   t.ok(await until(() => stand.open() === 0), 'agent: false closes the connection after the answer')
 })
+
+test('a probe slower than the idle-socket timeout still gets its answer through the shared agent', async (t) => {
+  const stand = await standIn(t, IDLE_SOCKET_MS + 300)
+  const transport = new ProbeTransport(undefined, {})
+  t.teardown(() => transport.close())
+  const agent = (protocol: string): ReturnType<ProbeTransport['agent']> => transport.agent(protocol)
+  const verdict = await probe(stand.url, providers.fireworks, KEY, settings({ timeout: IDLE_SOCKET_MS + 2000, agent }))
+  t.equal(verdict.cause, 'valid', 'the idle timeout applies to free sockets only')
+})
