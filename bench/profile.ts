@@ -2,9 +2,11 @@
 // under --cpu-prof into bench/results/prof/<child>/):
 //   node --import tsx bench/profile.ts <file-or-dir>… [--top=25] [--match=regexp]
 // prints self time per function and per file group, and with --match the inclusive time of the
-// functions whose name matches (e.g. --match='^(onSend|onError|sanitise)$').
+// functions whose name matches (e.g. --match='^(onSend|onError|sanitise)$'). --window=registered,ready keeps
+// only the samples between two of the child's boot marks (bench/server.ts), read from the `<pid>.marks.json`
+// that `--profile` writes beside each profile: a boot's probes without the module loading around them.
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 interface Node {
   id: number
@@ -17,7 +19,21 @@ interface Profile { nodes: Node[], samples: number[], timeDeltas: number[], star
 const args = process.argv.slice(2)
 const top = Number(args.find((arg) => arg.startsWith('--top='))?.slice(6) ?? 25)
 const match = args.find((arg) => arg.startsWith('--match='))?.slice(8)
+const window = args.find((arg) => arg.startsWith('--window='))?.slice(9).split(',')
 const paths = args.filter((arg) => !arg.startsWith('--'))
+
+/** The [from, to] of `--window` in the profile's clock (µs), from the marks written beside it. */
+async function span (file: string): Promise<[number, number] | undefined> {
+  if (window === undefined) return undefined
+  const pid = /\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1]
+  const marks = JSON.parse(await readFile(join(dirname(file), `${String(pid)}.marks.json`), 'utf8')) as Record<string, number>
+  const at = (name: string | undefined): number => {
+    const ms = marks[name ?? '']
+    if (ms === undefined) throw new Error(`profile: no mark ${String(name)} beside ${file}`)
+    return ((marks.monotonicOrigin as number) + ms) * 1000
+  }
+  return [at(window[0]), at(window[1])]
+}
 
 async function files (path: string): Promise<string[]> {
   if (!(await stat(path)).isDirectory()) return [path]
@@ -49,7 +65,13 @@ for (const path of paths) {
     const parent = new Map<number, number>()
     for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
     const time = new Map<number, number>()
-    profile.samples.forEach((id, i) => time.set(id, (time.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+    const cut = await span(file)
+    let now = profile.startTime
+    profile.samples.forEach((id, i) => {
+      now += profile.timeDeltas[i] ?? 0
+      if (cut !== undefined && (now < cut[0] || now > cut[1])) return
+      time.set(id, (time.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+    })
     for (const [id, us] of time) {
       const node = byId.get(id) as Node
       const { functionName, url, lineNumber } = node.callFrame

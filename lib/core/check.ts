@@ -8,6 +8,7 @@ import { envLoader } from './dotenv.js'
 import type { Fleet } from './fleet.js'
 import type { Logger } from './log.js'
 import { probe } from './probe.js'
+import type { ProbeSettings } from './probe.js'
 import { fingerprint } from './redact.js'
 import type { SecretForms } from './redact.js'
 import type { CheckResult } from './report.js'
@@ -52,6 +53,8 @@ export interface Context {
   env: () => Promise<Env>
   /** The dispatcher of the next probe (`undefined`: node:http(s)). */
   dispatcher: () => Dispatcher | undefined
+  /** The keep-alive node:http(s) agent of a protocol, used when there is no dispatcher. */
+  agent?: ProbeSettings['agent']
   /** Aborted when the server closes. */
   signal: AbortSignal
   random: () => number
@@ -84,7 +87,8 @@ export function createContext (
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
   const env = envLoader(options.env, options.dotenv, options.keys.map((spec) => spec.env))
   const pause = (ms: number): Promise<void> => sleep(ms, parts.signal)
-  return { ...parts, options, env, pause, dispatcher: () => transport.get(), close: () => transport.close() }
+  const agent = (protocol: string): ReturnType<ProbeTransport['agent']> => transport.agent(protocol)
+  return { ...parts, options, env, pause, dispatcher: () => transport.get(), agent, close: () => transport.close() }
 }
 
 interface Read {
@@ -189,7 +193,7 @@ function sender (
   const onFault = (err: Error): void => context.onFault(err, spec)
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
-  const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
+  const each = { ...common, dispatcher, agent: context.agent, ...(deadline === undefined ? {} : { deadline }) }
   const send = (key: string): Promise<Verdict> => probe(spec.baseUrl, spec.provider, key, each)
   const { fleet } = context
   return fleet === undefined ? send : (key) => fleet.send(spec, key, send, deadline)

@@ -21,8 +21,9 @@ export function missingEnvFile (path: string): string | undefined {
 
 /**
  * The environment each check reads: `env`, overlaid with the `.env` file at `path` (through env-schema,
- * loaded only then) for the variables of the guarded keys and their `_FILE` twins. Read again on every
- * check, so that a key rotated in the file heals without a restart.
+ * loaded only then) for the variables of the guarded keys and their `_FILE` twins. Read again for every
+ * check (checks running together share one read), so that a key rotated in the file heals without a
+ * restart.
  */
 export function envLoader (env: Env, path: string | false, names: Iterable<string>): () => Promise<Env> {
   if (path === false) return async () => env
@@ -32,9 +33,17 @@ export function envLoader (env: Env, path: string | false, names: Iterable<strin
     properties[`${name}_FILE`] = { type: 'string' }
   }
   const schema = { type: 'object', properties }
-  return async () => {
+  const load = async (): Promise<Env> => {
     const { default: envSchema } = await import('env-schema')
     const loaded = envSchema({ schema, dotenv: { path }, env: false, data: [{ ...env }] })
     return { ...env, ...loaded } as Env
+  }
+  // Checks that ask together share one read: each read parses the file and compiles the schema (about
+  // 0.5 ms), and a boot asks once per key at the same moment. A check that asks after a read has
+  // finished gets a read of its own, so a rotated key is still seen by the next check.
+  let reading: Promise<Env> | undefined
+  return () => {
+    reading ??= load().finally(() => { reading = undefined })
+    return reading
   }
 }

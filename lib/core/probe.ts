@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import type { IncomingHttpHeaders } from 'node:http'
+import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProbeAnswer, ProviderSpec } from '../providers/types.js'
 import { requestIdOf, upstreamText } from './redact.js'
@@ -23,6 +23,11 @@ export interface ProbeSettings {
   retries: number
   /** undici dispatcher to send through (a proxy agent, a test agent); node:http(s) when absent. */
   dispatcher?: Dispatcher | undefined
+  /**
+   * The keep-alive node:http(s) agent for a protocol, when there is no `dispatcher`. @default a fresh,
+   * non-keep-alive agent per probe (`agent: false`)
+   */
+  agent?: ((protocol: string) => HttpAgent | undefined) | undefined
   /** Aborts the probe at once (the server is closing). */
   signal: AbortSignal
   /** `performance.now()` by which the whole probe, retries included, must be over. */
@@ -54,12 +59,14 @@ export function probeUrl (baseUrl: string, provider: ProviderSpec): URL {
 type Headers = Record<string, string>
 
 function viaNode (
-  url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal
+  url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal,
+  agent: HttpAgent | undefined
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-    // agent: false: a fresh, non-keep-alive agent, so no socket outlives the probe.
-    const req = send(url, { method, headers, signal, agent: false }, (res) => {
+    // Without a shared agent (its owner destroys it on close), agent: false: a fresh, non-keep-alive agent,
+    // so no socket outlives the probe.
+    const req = send(url, { method, headers, signal, agent: agent ?? false }, (res) => {
       // A parse error mid-body reaches only the request; the response would just say "aborted".
       req.on('error', (err) => res.destroy(err))
       // statusCode is optional only because servers share IncomingMessage; a client response has one.
@@ -142,7 +149,7 @@ async function attempt (
   let verdict: Verdict
   try {
     const raw = settings.dispatcher === undefined
-      ? await viaNode(url, method, headers, body, controller.signal)
+      ? await viaNode(url, method, headers, body, controller.signal, settings.agent?.(url.protocol))
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
     const got = headerRecord(raw.headers)

@@ -1,4 +1,7 @@
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
 import { createRequire } from 'node:module'
+import { createSecureContext } from 'node:tls'
 import type { Dispatcher } from 'undici'
 
 type Undici = typeof import('undici')
@@ -44,6 +47,16 @@ export function createAgent (env: Env): Dispatcher {
 }
 
 /**
+ * How long an idle probe connection is kept: long enough for the probes of one burst to reuse it (keys
+ * beyond the boot concurrency, retries, a rotation's second probe, `recheck()` of every key), shorter than
+ * the usual server keep-alive (Node's 5 s), so a probe never writes into a socket the server is closing.
+ */
+export const IDLE_SOCKET_MS = 2_000
+
+/** Keys probed at once at boot, hence the most connections an origin needs; mirrors schedule.ts. */
+const MAX_FREE_SOCKETS = 32
+
+/**
  * The dispatcher probes go through: the application's own (never closed by keyguard), else an agent of
  * keyguard's own for the environment's proxy (destroyed on close), else none: node:http(s) is enough.
  */
@@ -52,6 +65,7 @@ export class ProbeTransport {
   readonly #env: Env
   #own: Dispatcher | undefined
   #closed = false
+  readonly #agents = new Map<string, HttpAgent>()
 
   constructor (given: Dispatcher | undefined, env: Env) {
     this.#given = given
@@ -67,10 +81,31 @@ export class ProbeTransport {
     return this.#own
   }
 
-  /** Destroys keyguard's own agent, if it made one. */
+  /**
+   * The keep-alive node:http(s) agent of a probe URL's protocol, made on first use. One per protocol
+   * (an agent pools per origin), so keys on one origin share connections and TLS sessions, and every
+   * connection shares one TLS context: `agent: false` made a new agent, a new connection and a new TLS
+   * context for each probe, 20 of each for 20 keys on one origin. `undefined` once closed.
+   */
+  agent (protocol: string): HttpAgent | undefined {
+    if (this.#closed) return undefined
+    let agent = this.#agents.get(protocol)
+    if (agent === undefined) {
+      const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: MAX_FREE_SOCKETS }
+      agent = protocol === 'https:'
+        ? new HttpsAgent({ ...options, secureContext: createSecureContext() })
+        : new HttpAgent(options)
+      this.#agents.set(protocol, agent)
+    }
+    return agent
+  }
+
+  /** Destroys keyguard's own agents, if it made any, and every socket they hold. */
   close (): void {
     this.#closed = true
     this.#own?.destroy().catch(() => {})
     this.#own = undefined
+    for (const agent of this.#agents.values()) agent.destroy()
+    this.#agents.clear()
   }
 }

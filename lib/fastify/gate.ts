@@ -3,6 +3,7 @@ import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS } from '../core/errors.j
 import type { Guard } from '../core/guard.js'
 import { retryAfterValue } from '../core/retry-after.js'
 import { problemDocument, sendProblem } from './problem.js'
+import { routeConfigReader } from './route-config.js'
 
 /** What the gate needs of the guard: no more. */
 export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'nextCheck'>
@@ -50,14 +51,18 @@ export function checkRoute (route: RouteOptions, guard: GateView): void {
  * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
  */
 export function gateHook (guard: GateView): onRequestHookHandler {
-  const parsed = new WeakMap<object, Gate>()
+  // Per route config, with the value it was parsed from: a config.keyguard changed at runtime is parsed again.
+  const parsed = new WeakMap<object, { from: unknown, gate: Gate }>()
+  const configOf = routeConfigReader()
   return function keyguardGate (request, reply, done) {
-    const config = request.routeOptions.config as { keyguard?: unknown }
+    // An ungated route pays for two property reads: no routeOptions object, no Map lookup.
+    const config = configOf(request)
     if (config.keyguard === undefined) return done()
-    let gate = parsed.get(config)
-    if (gate === undefined) {
+    const cached = parsed.get(config)
+    let gate = cached?.gate
+    if (gate === undefined || cached?.from !== config.keyguard) {
       gate = parseGate(config.keyguard, guard) as Gate
-      parsed.set(config, gate)
+      parsed.set(config, { from: config.keyguard, gate })
       if ('invalid' in gate) {
         request.log.error({ keyguard: { route: `${request.method} ${String(request.routeOptions.url)}` } },
           `fastify-keyguard: config.keyguard ${gate.invalid}; the route refuses every request until it is fixed`)
