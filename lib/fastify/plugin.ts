@@ -64,7 +64,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
       check.cause === 'unreachable' ? options.onUnreachable === 'refuse' : options.onInvalid === 'refuse'
     ))
     if (refusing.length > 0) {
-      guard.close()
+      await guard.close()
       // Each failing key was logged once, at error, as it got its verdict: the error is not logged again.
       throw bootRefused(refusing)
     }
