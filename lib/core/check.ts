@@ -5,7 +5,7 @@ import type { ProviderSpec } from '../providers/types.js'
 import type { Dispatcher } from 'undici'
 import { envLoader } from './dotenv.js'
 import type { Logger } from './log.js'
-import { probe } from './probe.js'
+import { probe, probeUrl } from './probe.js'
 import { fingerprint } from './redact.js'
 import type { SecretForms } from './redact.js'
 import type { CheckResult } from './report.js'
@@ -13,6 +13,8 @@ import { sleep } from './schedule.js'
 import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { ProbeTransport } from './transport.js'
+import { NO_TELEMETRY } from './telemetry.js'
+import type { Telemetry } from './telemetry.js'
 import { CAUSES, statusOf } from './causes.js'
 import { describe, describeNotes } from './wording.js'
 import type { Facts, NoteCode, Subject, Verdict } from './causes.js'
@@ -62,6 +64,8 @@ export interface Context {
   log: Logger
   /** The text without any of the app's secrets. */
   scrub: (text: string) => string
+  /** Spans and the probe duration (none when absent). */
+  telemetry?: Telemetry
 }
 
 /** The key one check starts from: the key in use, its result, the `unreachable` verdicts held back so far. */
@@ -74,7 +78,8 @@ export interface Current {
 
 /** The context of one guard's checks; `close` destroys keyguard's own proxy agent, if one was made. */
 export function createContext (
-  options: ResolvedOptions, parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub'>
+  options: ResolvedOptions,
+  parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub' | 'telemetry'>
 ): Context & { close: () => void } {
   const probing = options.probe
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
@@ -186,7 +191,11 @@ function sender (
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
   const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
-  return (key) => probe(spec.baseUrl, spec.provider, key, each)
+  const telemetry = context.telemetry ?? NO_TELEMETRY
+  const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
+  const url = probeUrl(spec.baseUrl, spec.provider)
+  return (key) => telemetry.probe({ ...target, url }, (inject) =>
+    probe(spec.baseUrl, spec.provider, key, inject === undefined ? each : { ...each, inject }))
 }
 
 /** What the messages about a key name: its provider, where it was read, its fingerprint. */
