@@ -80,7 +80,7 @@ export function otelTelemetry (api: typeof Api): Telemetry {
   const meter = api.metrics.getMeter('fastify-keyguard')
   const tracer = api.trace.getTracer('fastify-keyguard')
   const up = meter.createObservableGauge('keyguard.key.up', {
-    description: 'Whether a guarded key works: 1 while it passes or warns, 0 while it fails (pending included)'
+    description: 'Whether a guarded key works: 0 while it fails with this cause (pending included), else 1'
   })
   const duration = meter.createHistogram('keyguard.probe.duration', {
     description: 'Duration of a live probe of a key, retries included',
@@ -150,11 +150,19 @@ export function otelTelemetry (api: typeof Api): Telemetry {
     },
 
     watch (results) {
+      // The SDK keeps exporting a series a callback stopped observing, at its last value (cumulative
+      // temporality, as Prometheus uses): a key that failed as `rejected` and works again would read 0
+      // forever. So every series once reported is reported again, and reads 0 only while the key fails
+      // with that cause.
+      const series = new Map<string, Api.Attributes>()
       observe = (result) => {
+        const down = new Set<string>()
         for (const check of results()) {
-          const attributes = { 'keyguard.key': check.name, 'keyguard.provider': check.provider, 'keyguard.cause': check.cause }
-          result.observe(check.status === 'fail' ? 0 : 1, attributes)
+          const id = `${check.name}\0${check.cause}`
+          series.set(id, { 'keyguard.key': check.name, 'keyguard.provider': check.provider, 'keyguard.cause': check.cause })
+          if (check.status === 'fail') down.add(id)
         }
+        for (const [id, attributes] of series) result.observe(down.has(id) ? 0 : 1, attributes)
       }
       up.addCallback(observe)
     },
