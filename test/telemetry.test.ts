@@ -292,7 +292,10 @@ test('otelTelemetry: a refusal with no key names the route only; an aborted prob
   t.same(points(all, 'keyguard.gate.refusals').map((p) => p.attributes), [{ 'http.route': '/x' }])
   t.same(points(all, 'keyguard.upstream.rejections').map((p) => p.attributes), [{ 'keyguard.credential.mismatch': false }])
   t.equal(points(all, 'keyguard.probe.duration').length, 0)
-  const span = otel.spans()[0] as ReadableSpan
+  await telemetry.probe({ key: 'k', provider: 'p', method: 'GET', url: new URL('http://127.0.0.1/') },
+    async () => ({ cause: 'valid', reason: 'ok', httpStatus: 200 }))
+  const [span, plain] = otel.spans() as [ReadableSpan, ReadableSpan]
   t.equal(span.attributes['url.path'], '/v1/x', 'no query')
   t.equal(span.attributes['server.port'], 443)
+  t.equal(plain.attributes['server.port'], 80)
 })
