@@ -73,6 +73,8 @@ export interface HealthOptions {
    * @default 'verbose'
    */
   details?: HealthDetails | true
+  /** Keeps the health routes out of the OpenAPI document of `@fastify/swagger` (`schema.hide`). @default false */
+  hide?: boolean
 }
 
 /** What readiness bodies tell: see `HealthOptions.details`. */
@@ -141,7 +143,7 @@ export interface FastifyKeyguardOptions {
   probe?: false | ProbeOptions
   /**
    * The health routes, or `false` for none.
-   * @default { live: '/livez', ready: '/readyz', details: 'verbose' }
+   * @default { live: '/livez', ready: '/readyz', details: 'verbose', hide: false }
    */
   health?: false | HealthOptions
   /**
@@ -173,7 +175,7 @@ export interface ResolvedOptions {
   env: Env
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
-  health: { live: string | false, ready: string | false, details: HealthDetails } | false
+  health: { live: string | false, ready: string | false, details: HealthDetails, hide: boolean } | false
   problem: { status: number, type: string, unavailable: boolean, recognise?: (error: unknown) => boolean | string }
     | false
   onChange?: (report: Report, change: Change) => void
@@ -185,7 +187,7 @@ export const DEFAULTS = defaultsOf(OPTIONS) as Readonly<{
   onUnreachable: 'warn'
   dotenv: false
   probe: Readonly<{ timeout: number, retries: number, interval: number, jitter: number }>
-  health: Readonly<{ live: string, ready: string, details: HealthDetails }>
+  health: Readonly<{ live: string, ready: string, details: HealthDetails, hide: boolean }>
   problem: Readonly<{ status: number, type: string, unavailable: boolean }>
 }>
 

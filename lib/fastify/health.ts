@@ -2,6 +2,18 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Guard } from '../core/guard.js'
 import type { HealthDetails } from '../core/options.js'
 import type { Report } from '../core/report.js'
+import { livenessSchema, readinessSchema } from '../core/schemas.js'
+
+/**
+ * A health route's schema: its body schema (without `$id`, which is for users' own schema stores) under
+ * `application/health+json` for each status it answers; `hide` keeps the route out of @fastify/swagger.
+ */
+function routeSchema (summary: string, body: object, statuses: number[], hide: boolean): object {
+  const { $id, ...schema } = body as { $id?: string }
+  const content = { 'application/health+json': { schema } }
+  const response = Object.fromEntries(statuses.map((status) => [status, { description: summary, content }]))
+  return hide ? { summary, response, hide } : { summary, response }
+}
 
 /** A readiness body in the draft-inadarei-api-health-check shape. */
 export interface HealthBody {
@@ -17,8 +29,8 @@ export interface HealthBody {
   }>>
 }
 
-const LIVE = JSON.stringify({ status: 'pass' })
-const CLOSING = JSON.stringify({ status: 'fail' })
+const LIVE: HealthBody = Object.freeze({ status: 'pass' })
+const CLOSING: HealthBody = Object.freeze({ status: 'fail' })
 
 /**
  * The readiness body: the overall status, and with `details` each key's status and cause code.
@@ -44,7 +56,8 @@ export function readinessBody (report: Report, details: boolean): HealthBody {
   return { status: report.status, checks }
 }
 
-function send (reply: FastifyReply, status: number, body: string): FastifyReply {
+// Sent as objects: Fastify serialises them with the fast-json-stringify function compiled from these schemas.
+function send (reply: FastifyReply, status: number, body: HealthBody): FastifyReply {
   return reply.code(status).header('content-type', 'application/health+json').header('cache-control', 'no-store')
     .send(body)
 }
@@ -55,27 +68,31 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
  * upstream request and stays fast while a probe hangs.
  */
 export function healthRoutes (guard: Guard,
-  options: { live: string | false, ready: string | false, details: HealthDetails }) {
+  options: { live: string | false, ready: string | false, details: HealthDetails, hide?: boolean }) {
   return async function keyguardHealth (child: FastifyInstance): Promise<void> {
     let version = -1
     let status = 503
     // [anonymous, verbose]: an anonymous caller learns the overall status only, unless details is 'always'.
-    let bodies: [string, string] = ['', '']
+    let bodies: [HealthBody, HealthBody] = [CLOSING, CLOSING]
     child.setErrorHandler((_err, _request, reply) => send(reply, 500, CLOSING))
     // rateLimit: false exempts the routes from @fastify/rate-limit; keyguardHealth lets an app's auth hook skip them.
     const config = { rateLimit: false, keyguardHealth: true }
+    const hide = options.hide === true
     if (options.live !== false) {
-      child.get(options.live, { config }, (_request, reply) => send(reply, 200, LIVE))
+      const schema = routeSchema('Liveness: whether the process answers', livenessSchema, [200, 500], hide)
+      child.get(options.live, { config, schema }, (_request, reply) => send(reply, 200, LIVE))
     }
     if (options.ready !== false) {
-      child.get(options.ready, { config }, (request, reply) => {
+      const summary = 'Readiness: fail while any guarded key fails (each key\'s status and cause with ?verbose)'
+      const schema = routeSchema(summary, readinessSchema, [200, 503, 500], hide)
+      child.get(options.ready, { config, schema }, (request, reply) => {
         if (guard.draining) return send(reply, 503, CLOSING)
         if (version !== guard.version) {
           const report = guard.report()
           version = guard.version
           status = report.status === 'fail' ? 503 : 200
-          const verbose = JSON.stringify(readinessBody(report, options.details !== false))
-          bodies = [options.details === 'always' ? verbose : JSON.stringify(readinessBody(report, false)), verbose]
+          const verbose = readinessBody(report, options.details !== false)
+          bodies = [options.details === 'always' ? verbose : readinessBody(report, false), verbose]
         }
         // `?verbose`, as the Kubernetes API server's /readyz: any value, even none, asks for it.
         const asked = Object.hasOwn(request.query as object, 'verbose')
