@@ -82,7 +82,7 @@ test('/readyz and /livez: every body matches its schema and the compiled seriali
   const report = app.keyguard.report()
   const verbose = await app.inject('/readyz?verbose')
   t.equal(verbose.statusCode, 503)
-  t.equal(verbose.headers['content-type'], 'application/health+json; charset=utf-8')
+  t.equal(verbose.headers['content-type'], 'application/health+json; charset=utf-8', 'as before the schemas')
   const body = verbose.json()
   t.same(body, JSON.parse(JSON.stringify(readinessBody(report, true))), 'every member of the body survives serialisation')
   t.ok(Object.values(body.checks as Record<string, Array<Record<string, unknown>>>).flat()

@@ -2,6 +2,7 @@
 // keyguard sends and of `report()`. The health routes serialise through them, so each lists every member
 // its body may carry: fast-json-stringify drops a member its schema does not name.
 import { CAUSES } from './causes.js'
+import type { Cause } from './causes.js'
 
 const freeze = <T>(value: T): T => {
   if (typeof value === 'object' && value !== null) {
@@ -12,7 +13,7 @@ const freeze = <T>(value: T): T => {
 }
 
 const STATUS = Object.freeze(['pass', 'warn', 'fail'] as const)
-const CAUSE_IDS = Object.freeze(Object.keys(CAUSES))
+const CAUSE_IDS = Object.freeze(Object.keys(CAUSES) as Cause[])
 
 /** One key's state, as `report().checks[name]` and `onChange` give it. */
 export const checkResultSchema = freeze({

@@ -159,7 +159,8 @@ export function otelTelemetry (api: typeof Api): Telemetry {
         const down = new Set<string>()
         for (const check of results()) {
           const id = `${check.name}\0${check.cause}`
-          series.set(id, { 'keyguard.key': check.name, 'keyguard.provider': check.provider, 'keyguard.cause': check.cause })
+          const { name, provider, cause } = check
+          series.set(id, { 'keyguard.key': name, 'keyguard.provider': provider, 'keyguard.cause': cause })
           if (check.status === 'fail') down.add(id)
         }
         for (const [id, attributes] of series) result.observe(down.has(id) ? 0 : 1, attributes)
@@ -168,9 +169,10 @@ export function otelTelemetry (api: typeof Api): Telemetry {
     },
 
     rejected (key, provider, mismatch) {
-      const attributes: Api.Attributes = { 'keyguard.credential.mismatch': mismatch }
+      const attributes: Api.Attributes = {}
       if (key !== undefined) attributes['keyguard.key'] = key
       if (provider !== undefined) attributes['keyguard.provider'] = provider
+      attributes['keyguard.credential.mismatch'] = mismatch
       rejections.add(1, attributes)
     },
 
