@@ -13,7 +13,6 @@ import { sleep } from './schedule.js'
 import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { ProbeTransport } from './transport.js'
-import { NO_TELEMETRY } from './telemetry.js'
 import type { Telemetry } from './telemetry.js'
 import { CAUSES, statusOf } from './causes.js'
 import { describe, describeNotes } from './wording.js'
@@ -64,8 +63,8 @@ export interface Context {
   log: Logger
   /** The text without any of the app's secrets. */
   scrub: (text: string) => string
-  /** Spans and the probe duration (none when absent). */
-  telemetry?: Telemetry
+  /** Spans and the probe duration (`NO_TELEMETRY` without an OpenTelemetry SDK). */
+  telemetry: Telemetry
 }
 
 /** The key one check starts from: the key in use, its result, the `unreachable` verdicts held back so far. */
@@ -191,7 +190,7 @@ function sender (
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
   const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
-  const telemetry = context.telemetry ?? NO_TELEMETRY
+  const { telemetry } = context
   const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
   const url = probeUrl(spec.baseUrl, spec.provider)
   return (key) => telemetry.probe({ ...target, url }, (inject) =>
