@@ -299,3 +299,26 @@ test('otelTelemetry: a refusal with no key names the route only; an aborted prob
   t.equal(span.attributes['server.port'], 443)
   t.equal(plain.attributes['server.port'], 80)
 })
+
+test('a propagator that throws costs the trace context, never the probe; a probe that throws still ends its span', async (t) => {
+  const otel = await sdk(t)
+  propagation.disable()
+  propagation.setGlobalPropagator({
+    inject: () => { throw new Error('broken propagator') },
+    extract: (context) => context,
+    fields: () => ['traceparent']
+  })
+  const stub = await stubFor(t, { mode: 'auth', keys: [KEY] })
+  const { app: server } = await app(t, stub)
+  t.equal(server.keyguard.report().status, 'pass')
+  t.equal(stub.requests[0]?.headers.traceparent, undefined)
+  t.equal(otel.spans().filter((s) => s.name === 'keyguard.probe').length, 1)
+
+  const api = await import('@opentelemetry/api')
+  const failing = otelTelemetry(api).probe({ key: 'k', provider: 'p', method: 'GET', url: new URL('http://127.0.0.1/') },
+    async () => { throw new Error('boom') })
+  await t.rejects(failing, /boom/)
+  const last = otel.spans().at(-1) as ReadableSpan
+  t.equal(last.name, 'keyguard.probe')
+  t.equal(last.status.code, SpanStatusCode.ERROR)
+})

@@ -122,14 +122,26 @@ export function otelTelemetry (api: typeof Api): Telemetry {
       const active = api.trace.setSpan(parent ?? api.context.active(), span)
       const inject: Inject = (headers) => {
         const carrier: Record<string, string> = {}
-        api.propagation.inject(active, carrier)
+        try {
+          api.propagation.inject(active, carrier)
+        } catch {
+          // The application's propagator threw: the probe goes without trace context, as without a tracer.
+          return
+        }
         for (const [name, value] of Object.entries(carrier)) {
           const lower = name.toLowerCase()
           if (PROPAGATED.test(lower) && typeof value === 'string') headers[lower] = value
         }
       }
       const started = performance.now()
-      const verdict = await run(inject)
+      let verdict: Verdict
+      try {
+        verdict = await run(inject)
+      } catch (err) {
+        span.setStatus({ code: api.SpanStatusCode.ERROR })
+        span.end()
+        throw err
+      }
       const seconds = (performance.now() - started) / 1000
       const outcome: Api.Attributes = { 'keyguard.cause': verdict.cause }
       if (verdict.httpStatus !== undefined) outcome['http.response.status_code'] = verdict.httpStatus
