@@ -120,6 +120,7 @@ test('boot: one parent span over the probe, the CLIENT span with HTTP attributes
     'keyguard.key': 'fireworks', 'keyguard.provider': 'fireworks', 'keyguard.cause': 'valid', 'http.response.status_code': 200
   })
   t.equal((durations[0]?.value as Histogram).count, 1)
+  t.notOk(everything(all, spans).includes(KEY) || everything(all, spans).includes(fingerprint(KEY)), 'canary')
   const sum = (durations[0]?.value as Histogram).sum as number
   t.ok(sum > 0 && sum < 2, `seconds, not milliseconds (${sum})`)
   t.equal(all.find((m) => m.descriptor.name === 'keyguard.probe.duration')?.descriptor.unit, 's')
@@ -196,6 +197,11 @@ test('runtime 401s: counted once each, with keyguard.credential.mismatch false f
     [1, { 'keyguard.key': 'fireworks', 'keyguard.provider': 'fireworks', 'keyguard.credential.mismatch': false }],
     [1, { 'keyguard.key': 'fireworks', 'keyguard.provider': 'fireworks', 'keyguard.credential.mismatch': true }]
   ])
+  // The 401 of the key itself made keyguard recheck it: a probe span and the gauge say so.
+  const rechecked = otel.spans().filter((s) => s.name === 'keyguard.probe').at(-1)
+  t.equal(rechecked?.attributes['keyguard.cause'], 'rejected')
+  t.equal(rechecked?.attributes['http.response.status_code'], 401)
+  t.same(points(all, 'keyguard.key.up').map((p) => [p.value, p.attributes['keyguard.cause']]), [[0, 'rejected']])
   const text = everything(all, otel.spans())
   for (const secret of [KEY, OTHER, fingerprint(KEY), fingerprint(OTHER)]) {
     t.notOk(text.includes(secret), 'no key or fingerprint in any metric or span')
