@@ -14,7 +14,7 @@ const RULES: Record<string, { folders: string[], packages: RegExp }> = {
   providers: { folders: ['providers'], packages: /^$/ },
   // The upstream client side: undici and the core, never Fastify.
   upstream: { folders: ['upstream', 'core', 'providers'], packages: /^(?:node:.*|undici)$/ },
-  fastify: { folders: ['fastify', 'upstream', 'core', 'providers'], packages: /^(?:node:.*|fastify|fastify-plugin|undici)$/ },
+  fastify: { folders: ['fastify', 'upstream', 'core', 'providers'], packages: /^(?:node:.*|fastify|fastify-plugin|@fastify\/fast-json-stringify-compiler|undici)$/ },
   cli: { folders: ['cli', 'core', 'providers'], packages: /^node:.*$/ }
 }
 

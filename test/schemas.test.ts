@@ -138,3 +138,31 @@ test('@fastify/swagger lists /livez and /readyz with their response schemas; hea
   t.same(paths, ['/mine'], 'hidden from the document')
   t.equal((await hidden.inject('/readyz')).statusCode, 200, 'and still served')
 })
+
+test('an app on the Zod type provider boots and serves readiness; its swagger transform needs health.hide', async (t) => {
+  const { serializerCompiler, validatorCompiler, jsonSchemaTransform } = await import('fastify-type-provider-zod')
+  const { z } = await import('zod')
+  const ok = await stubFor(t, { mode: 'auth', keys: [KEY] })
+  const options = { keys: [{ name: 'fireworks', value: KEY, baseUrl: ok.url }], env: {}, probe: { interval: 0 } }
+  const zodApp = async (hide: boolean) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.setValidatorCompiler(validatorCompiler)
+    app.setSerializerCompiler(serializerCompiler)
+    await app.register(swagger, { openapi: { info: { title: 't', version: '1' } }, transform: jsonSchemaTransform })
+    await app.register(keyguard, { ...options, health: { hide } })
+    app.get('/mine', { schema: { response: { 200: z.object({ ok: z.boolean() }) } } }, async () => ({ ok: true }))
+    await app.ready()
+    return app
+  }
+  const app = await zodApp(false)
+  const ready = await app.inject('/readyz?verbose')
+  t.equal(ready.statusCode, 200, 'the health routes keep Fastify\'s own serializer compiler: the Zod one refuses JSON Schema')
+  t.same(ready.json(), JSON.parse(JSON.stringify(readinessBody(app.keyguard.report(), true))))
+  check(t, 'readiness', ready.json(), '/readyz?verbose under Zod')
+  t.same((await app.inject('/mine')).json(), { ok: true })
+  t.throws(() => app.swagger(), 'the Zod transform reads Zod schemas only: documented, use health.hide')
+  const hidden = await zodApp(true)
+  t.same(Object.keys((hidden.swagger() as { paths: object }).paths), ['/mine'])
+  t.equal((await hidden.inject('/readyz')).statusCode, 200)
+})

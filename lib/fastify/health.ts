@@ -1,8 +1,19 @@
+import SerializerSelector from '@fastify/fast-json-stringify-compiler'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Guard } from '../core/guard.js'
 import type { HealthDetails } from '../core/options.js'
 import type { Report } from '../core/report.js'
 import { livenessSchema, readinessSchema } from '../core/schemas.js'
+
+/**
+ * Fastify's own serializer compiler (fast-json-stringify), for the health routes whatever the application
+ * set with `setSerializerCompiler`: a Zod type provider's compiler refuses JSON Schema, and would fail the
+ * boot. The package Fastify itself loads, so importing it costs nothing.
+ */
+const compile = SerializerSelector()()
+// Fastify passes httpStatus for every response schema; its type says optional.
+const serializerCompiler = (route: { schema: unknown, method: string, url: string, httpStatus?: string }) =>
+  compile(route as Parameters<typeof compile>[0])
 
 /**
  * A health route's schema: its body schema (without `$id`, which is for users' own schema stores) under
@@ -57,6 +68,14 @@ export function readinessBody (report: Report, details: boolean): HealthBody {
   return { status: report.status, checks }
 }
 
+/**
+ * A readiness body as text, rendered once per change by the fast-json-stringify function Fastify compiled
+ * from the route's response schema (it drops a member its schema does not name: the schema names them all).
+ */
+function serialise (reply: FastifyReply, body: HealthBody, status: number): string {
+  return reply.serializeInput(body as unknown as Record<string, unknown>, String(status), HEALTH_JSON) as string
+}
+
 function send (reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).header('content-type', HEALTH_JSON).header('cache-control', 'no-store')
     .send(body)
@@ -80,21 +99,18 @@ export function healthRoutes (guard: Guard,
     const hide = options.hide === true
     if (options.live !== false) {
       const schema = routeSchema('Liveness: whether the process answers', livenessSchema, [200, 500], hide)
-      child.get(options.live, { config, schema }, (_request, reply) => send(reply, 200, LIVE))
+      child.get(options.live, { config, schema, serializerCompiler }, (_request, reply) => send(reply, 200, LIVE))
     }
     if (options.ready !== false) {
       const summary = 'Readiness: fail while any guarded key fails (each key\'s status and cause with ?verbose)'
       const schema = routeSchema(summary, readinessSchema, [200, 503, 500], hide)
-      child.get(options.ready, { config, schema }, (request, reply) => {
+      child.get(options.ready, { config, schema, serializerCompiler }, (request, reply) => {
         if (guard.draining) return send(reply, 503, CLOSING)
         if (version !== guard.version) {
           const report = guard.report()
           version = guard.version
           status = report.status === 'fail' ? 503 : 200
-          // Rendered once per change, by the fast-json-stringify function Fastify compiled from the route's
-          // response schema (it drops a member the schema does not name: the schema names them all).
-          const render = (details: boolean): string => reply.serializeInput(
-            readinessBody(report, details) as unknown as Record<string, unknown>, String(status), HEALTH_JSON) as string
+          const render = (details: boolean): string => serialise(reply, readinessBody(report, details), status)
           const verbose = render(options.details !== false)
           bodies = [options.details === 'always' ? verbose : render(false), verbose]
         }
