@@ -1,19 +1,23 @@
-import SerializerSelector from '@fastify/fast-json-stringify-compiler'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Guard } from '../core/guard.js'
 import type { HealthDetails } from '../core/options.js'
 import type { Report } from '../core/report.js'
 import { livenessSchema, readinessSchema } from '../core/schemas.js'
 
+type RouteDef = { schema: unknown, method: string, url: string, httpStatus?: string }
+
 /**
  * Fastify's own serializer compiler (fast-json-stringify), for the health routes whatever the application
  * set with `setSerializerCompiler`: a Zod type provider's compiler refuses JSON Schema, and would fail the
- * boot. The package Fastify itself loads, so importing it costs nothing.
+ * boot. Loaded when the routes are registered, not on import (it brings fast-json-stringify: about 100 ms);
+ * by then Fastify has loaded the same package for its own compiler.
  */
-const compile = SerializerSelector()()
-// Fastify passes httpStatus for every response schema; its type says optional.
-const serializerCompiler = (route: { schema: unknown, method: string, url: string, httpStatus?: string }) =>
-  compile(route as Parameters<typeof compile>[0])
+async function fastifySerializerCompiler (): Promise<(route: RouteDef) => (body: unknown) => string> {
+  const { default: selector } = await import('@fastify/fast-json-stringify-compiler')
+  const compile = selector()()
+  // Fastify passes httpStatus for every response schema; its type says optional.
+  return (route) => compile(route as Parameters<typeof compile>[0])
+}
 
 /**
  * A health route's schema: its body schema (without `$id`, which is for users' own schema stores) under
@@ -89,6 +93,7 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
 export function healthRoutes (guard: Guard,
   options: { live: string | false, ready: string | false, details: HealthDetails, hide?: boolean }) {
   return async function keyguardHealth (child: FastifyInstance): Promise<void> {
+    const serializerCompiler = await fastifySerializerCompiler()
     let version = -1
     let status = 503
     // [anonymous, verbose]: an anonymous caller learns the overall status only, unless details is 'always'.
