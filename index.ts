@@ -21,6 +21,7 @@ export type { Change, CheckResult, Report } from './lib/core/report.js'
 export type { Keyguard, KeyguardRouteConfig } from './lib/fastify/types.js'
 export type { Cause, Status } from './lib/core/causes.js'
 export { fingerprint } from './lib/core/redact.js'
+export { schemas } from './lib/core/schemas.js'
 
 /**
  * fastify-keyguard: proves the upstream API keys a server depends on work, at boot and while it runs.

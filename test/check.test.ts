@@ -1,5 +1,6 @@
 // The check pipeline as a function of its inputs: no app, no timers.
 import { test } from 'tap'
+import { NO_TELEMETRY } from '../lib/core/telemetry.js'
 import { check, SETTLE } from '../lib/core/check.js'
 import type { Context } from '../lib/core/check.js'
 import { silentLogger } from '../lib/core/log.js'
@@ -20,7 +21,8 @@ function context (pause: (ms: number) => Promise<void>, signal: AbortSignal, rea
     pause,
     onFault: () => {},
     log: silentLogger,
-    scrub: (text) => text
+    scrub: (text) => text,
+    telemetry: NO_TELEMETRY
   }
 }
 

@@ -19,7 +19,8 @@ test('the public surface is exactly this', async (t) => {
     'default',
     'fastifyKeyguard',
     'fingerprint',
-    'providers'
+    'providers',
+    'schemas'
   ])
   t.equal(api.default, api.fastifyKeyguard, 'default and named export are the same plugin')
   const meta = (api.default as unknown as Record<symbol, { name: string, fastify: string }>)[Symbol.for('plugin-meta')]
@@ -30,7 +31,7 @@ test('the public surface is exactly this', async (t) => {
     'assemblyai', 'langsmith'
   ])
   t.ok(Object.isFrozen(api.DEFAULTS) && Object.isFrozen(api.DEFAULTS.probe) && Object.isFrozen(api.providers))
-  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: 'verbose' }, problem: { status: 502, unavailable: false } })
+  t.match(api.DEFAULTS, { onInvalid: 'refuse', onUnreachable: 'warn', probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 }, health: { live: '/livez', ready: '/readyz', details: 'verbose', hide: false }, problem: { status: 502, unavailable: false } })
 })
 
 test('errors have stable codes and statuses, and instanceof works', async (t) => {

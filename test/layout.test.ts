@@ -10,11 +10,11 @@ const LIB = join(ROOT, 'lib')
 /** What each folder of lib/ may import: other folders of lib/, and packages. */
 const RULES: Record<string, { folders: string[], packages: RegExp }> = {
   // The framework-free core: no Fastify, no upstream client code, no CLI.
-  core: { folders: ['core', 'providers'], packages: /^(?:node:.*|@fastify\/error|env-schema|undici)$/ },
+  core: { folders: ['core', 'providers'], packages: /^(?:node:.*|@fastify\/error|@opentelemetry\/api|env-schema|undici)$/ },
   providers: { folders: ['providers'], packages: /^$/ },
   // The upstream client side: undici and the core, never Fastify.
   upstream: { folders: ['upstream', 'core', 'providers'], packages: /^(?:node:.*|undici)$/ },
-  fastify: { folders: ['fastify', 'upstream', 'core', 'providers'], packages: /^(?:node:.*|fastify|fastify-plugin|undici)$/ },
+  fastify: { folders: ['fastify', 'upstream', 'core', 'providers'], packages: /^(?:node:.*|fastify|fastify-plugin|@fastify\/fast-json-stringify-compiler|undici)$/ },
   cli: { folders: ['cli', 'core', 'providers'], packages: /^node:.*$/ }
 }
 

@@ -205,7 +205,7 @@ test('options: DEFAULTS are frozen and are what an option left out resolves to',
     onUnreachable: 'warn',
     dotenv: false,
     probe: { timeout: 5000, retries: 2, interval: 600000, jitter: 0.2 },
-    health: { live: '/livez', ready: '/readyz', details: 'verbose' },
+    health: { live: '/livez', ready: '/readyz', details: 'verbose', hide: false },
     fleet: false,
     problem: { status: 502, type: PROBLEM_TYPES.upstreamUnauthorized, unavailable: false }
   })
@@ -277,8 +277,8 @@ test('options: valid forms resolve as documented', async (t) => {
     keys: resolveOptions({ keys: ['fireworks'] }, {}).keys, onInvalid: 'refuse', onUnreachable: 'warn', env: {}, dotenv: local, probe: false, health: false, fleet: false, problem: false
   })
   t.equal(resolveOptions({ keys: ['fireworks'], dotenv: false }, {}).dotenv, false)
-  t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: 'verbose' }, 'one route off')
-  t.same(resolveOptions({ keys: ['fireworks'], health: { live: false, ready: false } }, {}).health, { live: false, ready: false, details: 'verbose' }, 'both routes off')
+  t.same(resolveOptions({ keys: ['fireworks'], health: { ready: false } }, {}).health, { live: '/livez', ready: false, details: 'verbose', hide: false }, 'one route off')
+  t.same(resolveOptions({ keys: ['fireworks'], health: { live: false, ready: false } }, {}).health, { live: false, ready: false, details: 'verbose', hide: false }, 'both routes off')
 })
 
 test('options: a valid registration boots with a real Fastify instance', async (t) => {

@@ -62,5 +62,5 @@ test('hardening #8: no other concurrency, cap or default is stated than the chec
   t.same([...README.matchAll(/(\d+) at a time/g)].map((m) => n(m[1] as string)), [CONCURRENCY])
   for (const m of README.matchAll(/(\d+) KiB/g)) t.ok([MAX_KEY_FILE / 1024, BODY_CAP / 1024].includes(n(m[1] as string)), m[0])
   t.notMatch(README, /details: true \}/, 'the old readiness default is gone')
-  t.match(README, /details: 'verbose' \}/)
+  t.match(README, /details: 'verbose', hide: false \}/)
 })

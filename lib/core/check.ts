@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { envLoader } from './dotenv.js'
 import type { Fleet } from './fleet.js'
 import type { Logger } from './log.js'
-import { probe } from './probe.js'
+import { probe, probeUrl } from './probe.js'
 import type { ProbeSettings } from './probe.js'
 import { fingerprint } from './redact.js'
 import type { SecretForms } from './redact.js'
@@ -16,6 +16,7 @@ import { sleep } from './schedule.js'
 import { MAX_KEY_FILE, providerWords, readSource } from './source.js'
 import type { Env, Reading } from './source.js'
 import { ProbeTransport } from './transport.js'
+import type { Telemetry } from './telemetry.js'
 import { CAUSES, statusOf } from './causes.js'
 import { describe, describeNotes } from './wording.js'
 import type { Facts, NoteCode, Subject, Verdict } from './causes.js'
@@ -69,6 +70,8 @@ export interface Context {
   scrub: (text: string) => string
   /** Fleet mode: where probes are shared with the other replicas (`undefined`: each replica on its own). */
   fleet?: Pick<Fleet, 'send'> | undefined
+  /** Spans and the probe duration (`NO_TELEMETRY` without an OpenTelemetry SDK). */
+  telemetry: Telemetry
 }
 
 /** The key one check starts from: the key in use, its result, the `unreachable` verdicts held back so far. */
@@ -81,7 +84,8 @@ export interface Current {
 
 /** The context of one guard's checks; `close` destroys keyguard's own proxy agent, if one was made. */
 export function createContext (
-  options: ResolvedOptions, parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub' | 'fleet'>
+  options: ResolvedOptions,
+  parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub' | 'fleet' | 'telemetry'>
 ): Context & { close: () => void } {
   const probing = options.probe
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
@@ -194,8 +198,11 @@ function sender (
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
   const each = { ...common, dispatcher, agent: context.agent, ...(deadline === undefined ? {} : { deadline }) }
-  const send = (key: string): Promise<Verdict> => probe(spec.baseUrl, spec.provider, key, each)
-  const { fleet } = context
+  const { telemetry, fleet } = context
+  const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
+  const url = probeUrl(spec.baseUrl, spec.provider)
+  const send = (key: string): Promise<Verdict> => telemetry.probe({ ...target, url }, (inject) =>
+    probe(spec.baseUrl, spec.provider, key, inject === undefined ? each : { ...each, inject }))
   return fleet === undefined ? send : (key) => fleet.send(spec, key, send, deadline)
 }
 

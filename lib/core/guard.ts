@@ -10,6 +10,8 @@ import { safeName, scrub, scrubError, SecretForms } from './redact.js'
 import { aggregate } from './report.js'
 import type { Change, CheckResult, Report } from './report.js'
 import { REAL_CLOCK, Schedule } from './schedule.js'
+import { NO_TELEMETRY } from './telemetry.js'
+import type { Telemetry } from './telemetry.js'
 import type { Clock, Collaborators, Plan } from './schedule.js'
 import { describeMismatch } from './wording.js'
 
@@ -45,14 +47,17 @@ export class Guard {
   readonly #fleet: Fleet | undefined
   /** The forms of this app's secrets, for scrubbing and echo checks; emptied on close. */
   readonly forms = new SecretForms()
+  /** Metrics and spans (a no-op without an OpenTelemetry SDK). */
+  readonly telemetry: Telemetry
   #closed = false
   #draining = false
   #version = 0
   #report: Report | undefined
   #secrets: readonly string[] | undefined
 
-  constructor (options: ResolvedOptions, log: Logger, collaborators: Collaborators = {}) {
-    const { random = Math.random, clock = REAL_CLOCK } = collaborators
+  constructor (options: ResolvedOptions, log: Logger, collaborators: Collaborators & { telemetry?: Telemetry } = {}) {
+    const { random = Math.random, clock = REAL_CLOCK, telemetry = NO_TELEMETRY } = collaborators
+    this.telemetry = telemetry
     this.#options = options
     this.#log = log
     this.#clock = clock
@@ -69,12 +74,13 @@ export class Guard {
       ? undefined
       : new Fleet(options.fleet, { log, clock, random, probe: options.probe, onVerdict })
     const fleet = this.#fleet
-    this.#context = createContext(options, { signal, random, forms: this.forms, log, scrub, onFault, fleet })
+    this.#context = createContext(options, { signal, random, forms: this.forms, log, scrub, onFault, fleet, telemetry })
     const checkedAt = new Date().toISOString()
     for (const spec of options.keys) {
       const result = pendingResult(spec, checkedAt)
       this.#entries.set(spec.name, { spec, result, secret: undefined, strikes: 0, lastSuspect: -Infinity })
     }
+    telemetry.watch(() => [...this.#entries.values()].map((entry) => entry.result))
   }
 
   /** Increases with every change of any key; lets readers cache what they render. */
@@ -161,7 +167,7 @@ export class Guard {
   /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
   async start (deadline: number): Promise<Report> {
     await this.#fleet?.start()
-    await this.#schedule.runAll(this.names(), deadline)
+    await this.telemetry.boot(() => this.#schedule.runAll(this.names(), deadline))
     return this.report()
   }
 
@@ -234,6 +240,7 @@ export class Guard {
     this.#controller.abort(new DOMException('fastify-keyguard is closing', 'AbortError'))
     this.#schedule.close()
     this.#context.close()
+    this.telemetry.close()
     this.forms.clear()
     await this.#fleet?.close()
   }

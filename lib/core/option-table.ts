@@ -103,7 +103,8 @@ export const HEALTH: Group = Object.freeze<Group>({
         }
         return value
       }
-    }
+    },
+    hide: { type: '`boolean`', default: { value: false }, check: bool }
   },
   finish: (h) => {
     if (h.live !== false && h.live === h.ready) {

@@ -74,6 +74,8 @@ export interface HealthOptions {
    * @default 'verbose'
    */
   details?: HealthDetails | true
+  /** Keeps the health routes out of the OpenAPI document of `@fastify/swagger` (`schema.hide`). @default false */
+  hide?: boolean
 }
 
 /**
@@ -166,7 +168,7 @@ export interface FastifyKeyguardOptions {
   probe?: false | ProbeOptions
   /**
    * The health routes, or `false` for none.
-   * @default { live: '/livez', ready: '/readyz', details: 'verbose' }
+   * @default { live: '/livez', ready: '/readyz', details: 'verbose', hide: false }
    */
   health?: false | HealthOptions
   /**
@@ -205,7 +207,7 @@ export interface ResolvedOptions {
   env: Env
   dotenv: string | false
   probe: { timeout: number, retries: number, interval: number, jitter: number, dispatcher?: Dispatcher } | false
-  health: { live: string | false, ready: string | false, details: HealthDetails } | false
+  health: { live: string | false, ready: string | false, details: HealthDetails, hide: boolean } | false
   fleet: ResolvedFleet | false
   problem: { status: number, type: string, unavailable: boolean, recognise?: (error: unknown) => boolean | string }
     | false
@@ -218,7 +220,7 @@ export const DEFAULTS = defaultsOf(OPTIONS) as Readonly<{
   onUnreachable: 'warn'
   dotenv: false
   probe: Readonly<{ timeout: number, retries: number, interval: number, jitter: number }>
-  health: Readonly<{ live: string, ready: string, details: HealthDetails }>
+  health: Readonly<{ live: string, ready: string, details: HealthDetails, hide: boolean }>
   fleet: false
   problem: Readonly<{ status: number, type: string, unavailable: boolean }>
 }>

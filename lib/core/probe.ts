@@ -8,6 +8,7 @@ import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { backoff, PROBE_BACKOFF, sleep } from './schedule.js'
 import { undici } from './transport.js'
+import type { Inject } from './telemetry.js'
 import { classify, classifyError, transient } from './classify.js'
 import type { Verdict } from './causes.js'
 import { headerRecord, parseJson, requestIdHeader } from './http.js'
@@ -40,6 +41,8 @@ export interface ProbeSettings {
   onFault?: (err: Error) => void
   /** The app's cache of secret forms, for the echo checks of upstream text. */
   forms?: SecretForms
+  /** Adds the trace context of the probe's span to its headers (set only while a tracer is active). */
+  inject?: Inject | undefined
 }
 
 interface RawAnswer {
@@ -134,6 +137,7 @@ async function attempt (
     ...provider.probe.headers,
     [auth.header]: auth.scheme === undefined ? key : `${auth.scheme} ${key}`
   }
+  settings.inject?.(headers)
   const method = provider.probe.method ?? 'GET'
   let body: string | undefined
   if (provider.probe.body !== undefined) {

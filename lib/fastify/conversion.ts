@@ -15,7 +15,8 @@ import { kHit } from '../upstream/watch.js'
 import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
 /** What the conversion needs of the guard: no more. */
-export type ConversionView = Pick<Guard, 'has' | 'names' | 'result' | 'nextCheck' | 'suspect' | 'secrets' | 'forms'>
+export type ConversionView =
+  Pick<Guard, 'has' | 'names' | 'result' | 'nextCheck' | 'suspect' | 'secrets' | 'forms' | 'telemetry'>
 
 /** Reply headers kept on a converted reply: the application's own cross-origin and security headers. */
 const KEEP = new RegExp('^(?:access-control-|vary$|strict-transport-security$|x-content-type-options$|' +
@@ -180,6 +181,7 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
       if (requestId !== undefined) hit.requestId = requestId
       marked[kHit] = hit
       if (key !== undefined) guard.suspect(key)
+      guard.telemetry.rejected(key, key === undefined ? undefined : guard.result(key)?.provider, false)
     }
     const hit = marked[kHit]
     if (hit !== undefined) {
@@ -244,6 +246,7 @@ export function upstreamUnauthorized (guard: ConversionView, conversion: Convers
     if (key !== undefined) hit.key = key
     ;(this.request as Marked)[kHit] = hit
     if (key !== undefined) guard.suspect(key)
+    guard.telemetry.rejected(key, key === undefined ? undefined : guard.result(key)?.provider, false)
     const doc = upstreamProblem(guard, this.request, hit, conversion)
     return sendProblem(this, doc, retryAfter(guard, doc, hit))
   }

@@ -6,7 +6,7 @@ import { problemDocument, sendProblem } from './problem.js'
 import { routeConfigReader } from './route-config.js'
 
 /** What the gate needs of the guard: no more. */
-export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'nextCheck'>
+export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'nextCheck' | 'telemetry'>
 
 /** A route's `config.keyguard`, parsed once per route: the key names, or why keyguard cannot enforce it. */
 type Gate = readonly string[] | { invalid: string }
@@ -81,6 +81,7 @@ export function gateHook (guard: GateView): onRequestHookHandler {
     const doc = problemDocument(err, request, { key: blocked, provider: result?.provider })
     request.log.warn({ keyguard: { key: blocked, cause: result?.cause } },
       'fastify-keyguard: gated route refused while its key is failing')
+    guard.telemetry.refused(blocked, String(request.routeOptions.url))
     sendProblem(reply, doc, retryAfterValue(guard.nextCheck(names)))
   }
 }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { bootRefused } from '../core/errors.js'
 import { Guard } from '../core/guard.js'
+import { openTelemetry } from '../core/telemetry.js'
 import { healthRoutes } from './health.js'
 import { DEFAULTS, resolveOptions } from '../core/options.js'
 import type { FastifyKeyguardOptions } from '../core/options.js'
@@ -17,7 +18,8 @@ const TIMEOUT_MARGIN = Object.freeze({ ratio: 0.1, min: 1_000 })
 
 const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fastify, opts) => {
   const options = resolveOptions(opts, process.env)
-  const guard = new Guard(options, fastify.log)
+  const telemetry = await openTelemetry(fastify.log)
+  const guard = new Guard(options, fastify.log, { telemetry })
   const faults = options.problem !== false && options.problem.unavailable
   const upstream = new Upstream(guard, options.keys, options.env, faults)
   const errors = problemErrors()

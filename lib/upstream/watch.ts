@@ -12,7 +12,7 @@ import { credentialOf, rejects, targetOf, targetOfUrl, targetsOf } from './targe
 import type { Target } from './targets.js'
 
 /** What the watching side needs of the guard: no more. */
-export type Suspicion = Pick<Guard, 'suspect' | 'mismatch' | 'sends' | 'secrets' | 'forms'>
+export type Suspicion = Pick<Guard, 'suspect' | 'mismatch' | 'sends' | 'secrets' | 'forms' | 'telemetry'>
 
 /** What keyguard knows about an upstream answer that rejected one of our keys. */
 export interface UpstreamHit {
@@ -101,6 +101,7 @@ export class Upstream {
     // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
     const earlier = request?.[kHit]
     if (request !== undefined && (earlier === undefined || earlier.kind === 'unavailable')) request[kHit] = hit
+    this.#guard.telemetry.rejected(target.name, target.provider.id, hit.mismatch !== undefined)
     if (hit.mismatch === undefined) this.#guard.suspect(target.name)
     else this.#guard.mismatch(target.name, hit.mismatch)
   }
