@@ -7,7 +7,9 @@
 // - the package run from ESM (import) and from CommonJS (require).
 import t from 'tap'
 import { execFile, execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -153,14 +155,17 @@ function blocks (file: string): Block[] {
     const start = i
     const indent = (fence[1] as string).length
     const lines: string[] = []
-    for (i++; i < text.length && !/^\s*```\s*$/.test(text[i] as string); i++) lines.push((text[i] as string).slice(indent))
+    for (i++; i < text.length && !/^\s*```\s*$/.test(text[i] as string); i++) {
+      lines.push((text[i] as string).slice(indent))
+    }
     if (!/\bno-check\b/.test(fence[3] ?? '')) found.push({ source: file, line: start + 1, code: lines.join('\n') })
   }
   return found
 }
 
 const DOCS = ['README.md', ...(existsSync(join(ROOT, 'docs'))
-  ? readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)
+  ? readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).sort()
+    .map((f) => `docs/${f}`)
   : [])]
 
 t.test('every TypeScript block of the README and docs/ compiles (strict) against the packed package', async (t) => {
@@ -177,7 +182,9 @@ t.test('every TypeScript block of the README and docs/ compiles (strict) against
   const config = join(snippets, 'tsconfig.json')
   writeFileSync(config, JSON.stringify({
     // Every block is a module of its own (top-level await, no clash between blocks' names).
-    compilerOptions: { ...RESOLUTIONS.nodenext, target: 'es2022', strict: true, noEmit: true, types: ['node'], moduleDetection: 'force' },
+    compilerOptions: {
+      ...RESOLUTIONS.nodenext, target: 'es2022', strict: true, noEmit: true, types: ['node'], moduleDetection: 'force'
+    },
     files: ['prelude.d.ts', ...names]
   }))
   const output = await tsc(config)
@@ -225,6 +232,7 @@ t.test('the packed CLI runs from the installed package (node_modules/.bin/keygua
     bin: Record<string, string>, version: string
   }
   const bin = join(dir, 'node_modules', 'fastify-keyguard', manifest.bin.keyguard as string)
-  const out = execFileSync(process.execPath, [bin, '--version'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } })
+  const env = { PATH: process.env.PATH ?? '' }
+  const out = execFileSync(process.execPath, [bin, '--version'], { cwd: dir, encoding: 'utf8', env })
   t.equal(out.trim(), manifest.version)
 })
