@@ -3,7 +3,7 @@
 // prints in full, with its diff and source, and so does the output of a test file. The live counter is left
 // out: outside a terminal and outside CI (CI=1), Ink reprints it on every change, thousands of lines in a log.
 // Plain JS: the tap runner imports it without a TypeScript loader.
-import { Box, Text } from 'ink'
+import { Box, Static, Text } from 'ink'
 import React from 'react'
 import { BailedOut, Log, ResultDetailList, TimedOut } from '@tapjs/reporter/components'
 import { useComments } from '@tapjs/reporter/hooks'
@@ -12,9 +12,10 @@ const h = React.createElement
 const shown = ({ counts, parser }) => !parser.ok || counts.fail > 0 || counts.todo > 0
 
 // A component of its own: a state change here must not re-render Log, whose hooks change once the run ends.
+// Static: each comment is written once; redrawn, it would repeat in a log, where erasing lines does nothing.
 function Comments ({ test }) {
   const comments = useComments(test)
-  return h(Box, { flexDirection: 'column' }, comments.map((comment, key) => h(Text, { key }, comment)))
+  return h(Static, { items: comments }, (comment, key) => h(Text, { key }, comment))
 }
 
 export default function Report ({ test, config }) {
