@@ -1,10 +1,13 @@
 // `npm test`: lint, type-check and build side by side (they share nothing; each is one process that leaves
 // the other core idle part of the time), then tap, then tstyche. A step that passes prints one line; a step
 // that fails prints all its output. tap and tstyche print their own short summaries (tap through
-// scripts/tap-reporter.js), whose count lines .ci/run reads. Exit code: 1 when any step failed.
+// scripts/tap-reporter.js); the line `tap: N assertions passed, N failed` (counted here from tap's raw output)
+// and tstyche's `Tests:` line are what .ci/run reads. Exit code: 1 when any step failed.
 import { spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { countAssertions } from './tap-count.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
@@ -38,6 +41,9 @@ function report (outcome: Outcome): void {
   }
 }
 
+/** The raw TAP of the last tap run (`tap -o`), read back for the counts. */
+const RAW = join(root, '.tap', 'run.tap')
+
 const began = performance.now()
 const checks = await Promise.all([
   run({ name: 'lint', command: bin('eslint'), args: [] }),
@@ -47,8 +53,16 @@ const checks = await Promise.all([
 checks.forEach(report)
 let ok = checks.every((outcome) => outcome.ok)
 if (ok) {
-  const tap = await run({ name: 'tap', command: bin('tap'), args: ['-R', './scripts/tap-reporter.js'], stream: true })
-  console.log(`tap: ${tap.ok ? 'ok' : 'FAILED'} (${tap.seconds.toFixed(1)} s)`)
+  rmSync(RAW, { force: true })
+  const tap = await run({ name: 'tap', command: bin('tap'), args: ['-R', './scripts/tap-reporter.js', '-o', RAW], stream: true })
+  let tally = 'no raw TAP to count'
+  try {
+    const { pass, fail, todo, skip, failures } = countAssertions(readFileSync(RAW, 'utf8'))
+    tally = `${pass} assertions passed, ${fail} failed, ${todo} todo, ${skip} skipped`
+    // Again from the raw TAP: under CI=1, Ink writes the reporter's failure list only on exit, not always.
+    if (failures.length > 0) console.log(`\nFailed assertions:\n${failures.join('\n\n')}\n`)
+  } catch {}
+  console.log(`tap: ${tally}; ${tap.ok ? 'ok' : 'FAILED'} (${tap.seconds.toFixed(1)} s)`)
   ok = tap.ok
 }
 if (ok) {
