@@ -384,7 +384,7 @@ async function boot (stub: Stub, keys: number, delay: number): Promise<BootRow> 
     status = k.listening.status
     const km = k.listening.marks
     inChild.push((km.listening ?? 0) - (p.listening.marks.listening ?? 0) - waves(keys) * delay)
-    imports.push((km.keyguardLoaded ?? 0) - (km.fastifyLoaded ?? 0))
+    imports.push((km.keyguardLoaded ?? 0) - (km.importing ?? km.fastifyLoaded ?? 0))
     readies.push((km.ready ?? 0) - (km.registered ?? 0))
   }
   const overhead = guarded.map((ms, i) => ms - (plain[i] as number) - waves(keys) * delay)

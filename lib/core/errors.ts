@@ -1,6 +1,9 @@
-// Named imports: a default import of this CommonJS package breaks its types under `moduleResolution: bundler`.
-import { createError, createRFC9457Error } from '@fastify/error'
+import { requireCjs } from './cjs.js'
 import type { CheckResult } from './report.js'
+
+// Named members, never the default: a default import of this CommonJS package breaks its types under
+// `moduleResolution: bundler`.
+const { createError, createRFC9457Error } = requireCjs('@fastify/error') as typeof import('@fastify/error')
 
 /**
  * Where the problem documents are explained: each `type` URI below ends in an explicit anchor of that page

@@ -1,6 +1,6 @@
 import { inspect as utilInspect } from 'node:util'
 import type { FastifyPluginAsync } from 'fastify'
-import fp from 'fastify-plugin'
+import { requireCjs } from '../core/cjs.js'
 import { bootRefused } from '../core/errors.js'
 import { Guard } from '../core/guard.js'
 import { openTelemetry } from '../core/telemetry.js'
@@ -89,4 +89,5 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
 }
 
 /** The plugin. Its gate and watch cover every route of the context it is registered in, whatever the order. */
+const fp = requireCjs('fastify-plugin') as typeof import('fastify-plugin').default
 export const plugin = fp(fastifyKeyguard, { fastify: '5.x', name: 'fastify-keyguard' })

@@ -30,7 +30,11 @@ export function logs (): { logs: Logs, stream: { write: (line: string) => void }
 /** A Fastify app with a trace-level logger captured in memory and keyguard registered. */
 export async function appWith (options: FastifyKeyguardOptions, fastify: FastifyServerOptions = {}): Promise<{ app: FastifyInstance, logs: Logs }> {
   const { logs: captured, stream } = logs()
-  const app = Fastify({ logger: { level: 'trace', stream }, ...fastify })
+  // A logger object of the caller's (serializers, a level) is merged into the captured one: spread over it, it
+  // would log to stdout, and a test sweeping `logs` would sweep nothing.
+  const own = fastify.logger
+  const logger = own === false ? false : { level: 'trace', stream, ...(typeof own === 'object' ? own : {}) }
+  const app = Fastify({ ...fastify, logger })
   await app.register(keyguard, options)
   return { app, logs: captured }
 }

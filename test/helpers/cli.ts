@@ -6,7 +6,7 @@ import type { CliIo } from '../../lib/cli/main.js'
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 /** The binary as `package.json` names it (`bin.keyguard`), built by `npm run build`. */
-export const cliBin = join(root, 'dist', 'lib', 'cli', 'main.js')
+export const cliBin = join(root, 'dist', 'cli.js')
 
 export interface Run {
   code: number | null
@@ -38,7 +38,7 @@ export function runScript (nodeArgs: string[], script: string, args: string[], e
   })
 }
 
-/** Runs the real binary, `dist/lib/cli/main.js`, as a child process with only `env` (plus PATH and NO_PROXY). */
+/** Runs the real binary, `dist/cli.js`, as a child process with only `env` (plus PATH and NO_PROXY). */
 export function runCli (args: string[], env: Record<string, string> = {}): Promise<Run> {
   return runScript([], cliBin, args, childEnv(env))
 }
@@ -46,17 +46,16 @@ export function runCli (args: string[], env: Record<string, string> = {}): Promi
 const mtime = (file: string): number => statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0
 
 /**
- * Builds `dist/` (`tsc -p tsconfig.build.json`, as `npm run build`) unless `dist/lib/cli/main.js` is newer
- * than every source file. `npm test` builds first, so this only costs time in a lone `tap` run.
- * Returns tsc's diagnostics when it emitted despite errors elsewhere (those fail `npm run typecheck`).
+ * Builds `dist/` (scripts/build.ts, as `npm run build`) unless `dist/cli.js` is newer than every source
+ * file. `npm test` builds first, so this only costs time in a lone `tap` run.
+ * Returns the build's diagnostics when it emitted despite type errors (those fail `npm run typecheck`).
  */
 export async function ensureBuilt (): Promise<string> {
   const sources = [join(root, 'index.ts'), ...readdirSync(join(root, 'lib'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'lib', f))]
   if (mtime(cliBin) > Math.max(...sources.map(mtime))) return ''
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  const run = await runScript([], tsc, ['-p', 'tsconfig.build.json'], { PATH: process.env.PATH ?? '' })
-  if (mtime(cliBin) <= Math.max(...sources.map(mtime))) throw new Error(`npm run build did not produce dist/lib/cli/main.js:\n${run.stdout}${run.stderr}`)
-  return run.code === 0 ? '' : run.stdout
+  const run = await runScript(['--import', 'tsx'], join(root, 'scripts', 'build.ts'), [], { PATH: process.env.PATH ?? '' })
+  if (mtime(cliBin) <= Math.max(...sources.map(mtime))) throw new Error(`npm run build did not produce dist/cli.js:\n${run.stdout}${run.stderr}`)
+  return run.code === 0 ? '' : run.stderr
 }
 
 /** An in-memory `CliIo` for calling `main` in-process (a terminal is simulated through `isTTY`). */

@@ -1,0 +1,74 @@
+// `npm test`: lint, type-check and build side by side (they share nothing; each is one process that leaves
+// the other core idle part of the time), then tap, then tstyche. A step that passes prints one line; a step
+// that fails prints all its output. tap and tstyche print their own short summaries (tap through
+// scripts/tap-reporter.js); the line `tap: N assertions passed, N failed` (counted here from tap's raw output)
+// and tstyche's `Tests:` line are what .ci/run reads. Exit code: 1 when any step failed.
+import { spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { countAssertions } from './tap-count.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
+
+interface Step { name: string, command: string, args: string[], stream?: boolean }
+
+interface Outcome { name: string, ok: boolean, output: string, seconds: number }
+
+function run (step: Step): Promise<Outcome> {
+  const began = performance.now()
+  return new Promise((resolve) => {
+    const out = step.stream === true ? 'inherit' : 'pipe'
+    const child = spawn(step.command, step.args, { cwd: root, stdio: ['ignore', out, out] })
+    let output = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    const done = (ok: boolean, extra = ''): void => {
+      resolve({ name: step.name, ok, output: output + extra, seconds: (performance.now() - began) / 1000 })
+    }
+    child.on('error', (err) => done(false, `${step.name}: ${err.message}\n`))
+    child.on('close', (code, signal) => done(code === 0, code === 0 ? '' : `${step.name}: exit ${code ?? signal}\n`))
+  })
+}
+
+function report (outcome: Outcome): void {
+  if (outcome.ok) {
+    console.log(`${outcome.name}: ok (${outcome.seconds.toFixed(1)} s)`)
+  } else {
+    process.stdout.write(outcome.output === '' || outcome.output.endsWith('\n') ? outcome.output : `${outcome.output}\n`)
+    console.log(`${outcome.name}: FAILED (${outcome.seconds.toFixed(1)} s)`)
+  }
+}
+
+/** The raw TAP of the last tap run (`tap -o`), read back for the counts. */
+const RAW = join(root, '.tap', 'run.tap')
+
+const began = performance.now()
+const checks = await Promise.all([
+  run({ name: 'lint', command: bin('eslint'), args: [] }),
+  run({ name: 'typecheck', command: bin('tsc'), args: ['--noEmit'] }),
+  run({ name: 'build', command: process.execPath, args: ['--import', 'tsx', join(root, 'scripts', 'build.ts')] })
+])
+checks.forEach(report)
+let ok = checks.every((outcome) => outcome.ok)
+if (ok) {
+  rmSync(RAW, { force: true })
+  const tap = await run({ name: 'tap', command: bin('tap'), args: ['-R', './scripts/tap-reporter.js', '-o', RAW], stream: true })
+  let tally = 'no raw TAP to count'
+  try {
+    const { pass, fail, todo, skip, failures } = countAssertions(readFileSync(RAW, 'utf8'))
+    tally = `${pass} assertions passed, ${fail} failed, ${todo} todo, ${skip} skipped`
+    // Again from the raw TAP: under CI=1, Ink writes the reporter's failure list only on exit, not always.
+    if (failures.length > 0) console.log(`\nFailed assertions:\n${failures.join('\n\n')}\n`)
+  } catch {}
+  console.log(`tap: ${tally}; ${tap.ok ? 'ok' : 'FAILED'} (${tap.seconds.toFixed(1)} s)`)
+  ok = tap.ok
+}
+if (ok) {
+  const types = await run({ name: 'tstyche', command: bin('tstyche'), args: [], stream: true })
+  console.log(`tstyche: ${types.ok ? 'ok' : 'FAILED'} (${types.seconds.toFixed(1)} s)`)
+  ok = types.ok
+}
+console.log(`npm test: ${ok ? 'ok' : 'FAILED'} in ${((performance.now() - began) / 1000).toFixed(0)} s`)
+process.exitCode = ok ? 0 : 1
