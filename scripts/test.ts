@@ -3,7 +3,7 @@
 // that fails prints all its output. tap and tstyche print their own short summaries (tap through
 // scripts/tap-reporter.js); the line `tap: N assertions passed, N failed` (counted here from tap's raw output)
 // and tstyche's `Tests:` line are what .ci/run reads. Exit code: 1 when any step failed.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,6 +44,15 @@ function report (outcome: Outcome): void {
 /** The raw TAP of the last tap run (`tap -o`), read back for the counts. */
 const RAW = join(root, '.tap', 'run.tap')
 
+// The fleet tests need a real redis-server (test/helpers/redis.ts); without one they skip, and the lines only
+// they reach stay uncovered. That is said here, loudly, and only then may coverage fall short; .ci/run installs it.
+const redis = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim() !== ''
+const coverage = redis ? [] : ['--allow-incomplete-coverage']
+if (!redis) {
+  console.log('fleet: redis-server is not installed, so test/fleet/* skip and coverage is not enforced on this run ' +
+    '(apt-get install redis-server; .ci/run installs it)')
+}
+
 const began = performance.now()
 const checks = await Promise.all([
   run({ name: 'lint', command: bin('eslint'), args: [] }),
@@ -54,7 +63,7 @@ checks.forEach(report)
 let ok = checks.every((outcome) => outcome.ok)
 if (ok) {
   rmSync(RAW, { force: true })
-  const tap = await run({ name: 'tap', command: bin('tap'), args: ['-R', './scripts/tap-reporter.js', '-o', RAW], stream: true })
+  const tap = await run({ name: 'tap', command: bin('tap'), args: ['-R', './scripts/tap-reporter.js', '-o', RAW, ...coverage], stream: true })
   let tally = 'no raw TAP to count'
   try {
     const { pass, fail, todo, skip, failures } = countAssertions(readFileSync(RAW, 'utf8'))
@@ -70,5 +79,5 @@ if (ok) {
   console.log(`tstyche: ${types.ok ? 'ok' : 'FAILED'} (${types.seconds.toFixed(1)} s)`)
   ok = types.ok
 }
-console.log(`npm test: ${ok ? 'ok' : 'FAILED'} in ${((performance.now() - began) / 1000).toFixed(0)} s`)
+console.log(`npm test: ${ok ? 'ok' : 'FAILED'}${redis ? '' : ' (fleet tests skipped: no redis-server)'} in ${((performance.now() - began) / 1000).toFixed(0)} s`)
 process.exitCode = ok ? 0 : 1
