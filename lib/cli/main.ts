@@ -76,7 +76,7 @@ function detect (env: Env): { ids: ProviderId[], guessed: boolean } {
   return { ids: near, guessed: true }
 }
 
-/** The package's version, from the package.json above this file (`lib/` in the source, `dist/lib/` when built). */
+/** The package's version, from the package.json above this file (`lib/cli/` in the source, `dist/` when built). */
 function version (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
