@@ -1,9 +1,7 @@
 // Probes share keep-alive connections per origin (issue 17): at boot, keys on one origin need as many
 // connections as probes in flight at once, never one per key and probe, and close() leaves none open.
-import { createServer } from 'node:http'
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
-import type { AddressInfo, Socket } from 'node:net'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { probe } from '../lib/core/probe.js'
@@ -11,34 +9,22 @@ import { CONCURRENCY } from '../lib/core/schedule.js'
 import { IDLE_SOCKET_MS, ProbeTransport } from '../lib/core/transport.js'
 import { providers } from '../lib/providers/index.js'
 import { appWith, until } from './helpers/app.js'
+import { loopback } from './helpers/loopback.js'
 import { settings } from './helpers/probe.js'
 
 const KEY = 'fw_' + 'K'.repeat(28)
 
 /** A Fireworks stand-in that counts the connections it accepted and those still open. */
 async function standIn (t: Test, delay = 0): Promise<{ url: string, opened: () => number, open: () => number, hits: () => number }> {
-  let opened = 0
   let hits = 0
-  const sockets = new Set<Socket>()
-  const server = createServer((_req, res) => {
+  const server = await loopback(t, (_req, res) => {
     hits++
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end('{"models":[{"name":"accounts/fireworks/models/x"}]}')
     }, delay)
   })
-  server.on('connection', (socket) => {
-    opened++
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return { url, opened: () => opened, open: () => sockets.size, hits: () => hits }
+  return { ...server, hits: () => hits }
 }
 
 function keys (n: number, url: string): { keys: Array<{ name: string, provider: 'fireworks', env: string, baseUrl: string }>, env: Record<string, string> } {

@@ -1,11 +1,9 @@
 // Load: readiness hammering and a concurrent burst of runtime 401s while probes hang. No upstream
 // fan-out, no unhandled rejection, and no handle left behind after close().
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { Socket } from 'node:net'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { appWith, canary, leaks, until } from './helpers/app.js'
+import { loopback } from './helpers/loopback.js'
 
 const PROBE_PATH = '/v1/accounts/fireworks/models'
 const CHAT = '/inference/v1/chat/completions'
@@ -30,8 +28,7 @@ async function standIn (t: Test): Promise<{ url: string, probes: () => number, c
   let hanging = false
   let probes = 0
   let chats = 0
-  const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
+  const { url } = await loopback(t, (req, res) => {
     if (req.url?.startsWith(PROBE_PATH) === true) {
       probes++
       if (hanging) return
@@ -42,16 +39,7 @@ async function standIn (t: Test): Promise<{ url: string, probes: () => number, c
     res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="upstream"' })
     res.end('{"error":{"message":"Incorrect API key provided"}}')
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, probes: () => probes, chats: () => chats, hang: () => { hanging = true } }
+  return { url, probes: () => probes, chats: () => chats, hang: () => { hanging = true } }
 }
 
 const escaped: unknown[] = []
