@@ -28,7 +28,17 @@ test('Redis killed mid-run: every replica keeps serving, rechecks locally, and r
   for (const replica of apps) t.equal(lines(replica, LOST).length, 1, 'one line per transition, not one per check')
 
   await redis.restart()
-  t.ok(await until(() => apps.every((replica) => lines(replica, BACK).length === 1), 3 * FLEET.retry + 2_000), 'each replica says once that Redis is back')
+  // ioredis reconnects on its own backoff (up to 2 s), then a ping every ~1 s notices. On a loaded machine a
+  // command may time out once more right after, a real second transition: what must hold is that every
+  // replica ends back, and that each transition is told once (the lines alternate, never repeat).
+  const told = (replica: typeof apps[number]): string[] =>
+    replica.logs.records().map((r) => String(r.msg)).filter((msg) => msg.includes(LOST) || msg.includes(BACK))
+  const isBack = (replica: typeof apps[number]): boolean => told(replica).at(-1)?.includes(BACK) === true
+  t.ok(await until(() => apps.every(isBack), 3 * FLEET.retry + 2_000 + 5_000), 'each replica says that Redis is back')
+  for (const replica of apps) {
+    const said = told(replica).map((msg) => msg.includes(BACK) ? 'back' : 'lost')
+    t.ok(said.every((word, i) => i === 0 || word !== said[i - 1]), `one line per transition: ${said.join(', ')}`)
+  }
   await sleep(interval)
   const back = probes(stub)
   await sleep(4 * interval)
