@@ -3,10 +3,11 @@
 // that fails prints all its output. tap and tstyche print their own short summaries (tap through
 // scripts/tap-reporter.js); the line `tap: N assertions passed, N failed` (counted here from tap's raw output)
 // and tstyche's `Tests:` line are what .ci/run reads. Exit code: 1 when any step failed.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { redisServerPath } from '../test/helpers/redis.js'
 import { countAssertions } from './tap-count.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -46,7 +47,7 @@ const RAW = join(root, '.tap', 'run.tap')
 
 // The fleet tests need a real redis-server (test/helpers/redis.ts); without one they skip, and the lines only
 // they reach stay uncovered. That is said here, loudly, and only then may coverage fall short; .ci/run installs it.
-const redis = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim() !== ''
+const redis = redisServerPath() !== undefined
 const coverage = redis ? [] : ['--allow-incomplete-coverage']
 if (!redis) {
   console.log('fleet: redis-server is not installed, so test/fleet/* skip and coverage is not enforced on this run ' +

@@ -286,14 +286,26 @@ export class Fleet {
   /** What `promise` gives within `ms`, or `undefined` (a rejection too); it runs on, and its digest is cached. */
   async #within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
     const settled = promise.catch(() => undefined)
-    if (ms === Infinity) return settled
+    return ms === Infinity ? settled : this.#race(settled, ms, undefined)
+  }
+
+  /**
+   * What `promise` gives within `ms`, or `late`. The timer gives up one turn of the event loop after it is
+   * due: a process starved of CPU wakes with the timer due and the answer unread, and must read it first.
+   */
+  async #race<T, L> (promise: Promise<T>, ms: number, late: L): Promise<T | L> {
     let timer: unknown
-    const late = new Promise<undefined>((resolve) => {
-      timer = this.#parts.clock.setTimeout(() => setImmediate(resolve, undefined), ms)
+    const expired = new Promise<L>((resolve) => {
+      timer = this.#parts.clock.setTimeout(() => setImmediate(resolve, late), ms)
     })
-    const out = await Promise.race([settled, late])
+    const out = await Promise.race([promise, expired])
     this.#parts.clock.clearTimeout(timer)
     return out
+  }
+
+  /** The Redis key of a digest's verdict entry or lease. */
+  #entry (kind: 'verdict' | 'lease', digest: string): string {
+    return `${this.#namespace}:${kind}:${digest}`
   }
 
   #track (name: string, digest: string): void {
@@ -318,8 +330,7 @@ export class Fleet {
 
   async #read (digest: string): Promise<Shared | undefined> {
     if (this.#lost) return undefined
-    const where = `${this.#namespace}:verdict:${digest}`
-    const text = await this.#call(() => this.#redis.get(where))
+    const text = await this.#call(() => this.#redis.get(this.#entry('verdict', digest)))
     if (text === FAILED || text === null) return undefined
     const shared = parseShared(parse(text))
     if (shared === undefined) this.#ignore(`${this.#namespace}:verdict:${digest.slice(0, 8)}…`)
@@ -328,7 +339,7 @@ export class Fleet {
 
   /** The lease's token when this replica got it, `undefined` when another holds it. */
   async #lease (digest: string, ms: number): Promise<string | undefined | Failed> {
-    const lease = `${this.#namespace}:lease:${digest}`
+    const lease = this.#entry('lease', digest)
     const token = `${this.#id}.${randomBytes(4).toString('hex')}`
     const got = await this.#call(() => this.#redis.set(lease, token, 'PX', ms, 'NX'))
     if (got === FAILED) return FAILED
@@ -353,14 +364,14 @@ export class Fleet {
     this.#memory.set(digest, { shared, until: this.#parts.clock.now() + ttl })
     if (this.#lost) return
     const text = JSON.stringify(shared)
-    const stored = await this.#call(() => this.#redis.set(`${this.#namespace}:verdict:${digest}`, text, 'PX', ttl))
+    const stored = await this.#call(() => this.#redis.set(this.#entry('verdict', digest), text, 'PX', ttl))
     if (stored === FAILED) return
     const message = JSON.stringify({ v: FLEET.version, d: digest, e: shared })
     await this.#call(() => this.#redis.publish(this.#channel, message))
   }
 
   async #release (digest: string, token: string): Promise<void> {
-    const lease = `${this.#namespace}:lease:${digest}`
+    const lease = this.#entry('lease', digest)
     if (this.#leases.get(lease) !== token) return
     this.#leases.delete(lease)
     if (!this.#lost) await this.#call(() => this.#redis.eval(RELEASE, 1, lease, token))
@@ -439,19 +450,12 @@ export class Fleet {
   /** Runs one Redis command, at most `FLEET.timeout`; a failure or a timeout means Redis is lost. */
   async #call<T> (command: () => Promise<T>, closing = false): Promise<T | Failed> {
     if (this.#closed && !closing) return FAILED
-    let timer: unknown
-    const late = new Promise<Failed>((resolve) => {
-      // After one more turn of the event loop: a process starved of CPU wakes with the timer due and the
-      // answer unread, and must read it before calling Redis lost.
-      timer = this.#parts.clock.setTimeout(() => setImmediate(resolve, FAILED), FLEET.timeout)
-    })
     let reason = 'a command timed out'
     const done = Promise.resolve().then(command).catch((err: unknown): Failed => {
       reason = `a command failed (${(err as Error)?.message ?? typeof err})`
       return FAILED
     })
-    const out: T | Failed = await Promise.race([done, late])
-    this.#parts.clock.clearTimeout(timer)
+    const out = await this.#race(done, FLEET.timeout, FAILED)
     if (out === FAILED) this.#lose(reason)
     else this.#regain()
     return out

@@ -117,9 +117,9 @@ export function otelTelemetry (api: typeof Api): Telemetry {
         'keyguard.key': target.key,
         'keyguard.provider': target.provider
       }
-      const span = tracer.startSpan('keyguard.probe', { kind: api.SpanKind.CLIENT, attributes },
-        parent ?? api.context.active())
-      const active = api.trace.setSpan(parent ?? api.context.active(), span)
+      const base = parent ?? api.context.active()
+      const span = tracer.startSpan('keyguard.probe', { kind: api.SpanKind.CLIENT, attributes }, base)
+      const active = api.trace.setSpan(base, span)
       const inject: Inject = (headers) => {
         const carrier: Record<string, string> = {}
         try {

@@ -180,8 +180,7 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
       const requestId = requestIdOf(found.requestId, guard.secrets(), guard.forms)
       if (requestId !== undefined) hit.requestId = requestId
       marked[kHit] = hit
-      if (key !== undefined) guard.suspect(key)
-      guard.telemetry.rejected(key, key === undefined ? undefined : guard.result(key)?.provider, false)
+      rejectedAt(guard, key)
     }
     const hit = marked[kHit]
     if (hit !== undefined) {
@@ -233,6 +232,12 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
   return { onError, onSend }
 }
 
+/** The upstream rejected our credentials for `key` (or a key it cannot tell): counted, and the key suspected. */
+function rejectedAt (guard: ConversionView, key: string | undefined): void {
+  if (key !== undefined) guard.suspect(key)
+  guard.telemetry.rejected(key, key === undefined ? undefined : guard.result(key)?.provider, false)
+}
+
 /** `reply.upstreamUnauthorized(name?)`: answers with the upstream-credentials problem now, and suspects the key. */
 export function upstreamUnauthorized (guard: ConversionView, conversion: Conversion) {
   return function (this: FastifyReply, name?: string): FastifyReply {
@@ -245,8 +250,7 @@ export function upstreamUnauthorized (guard: ConversionView, conversion: Convers
     const hit: Hit = { status: 401, sent: true }
     if (key !== undefined) hit.key = key
     ;(this.request as Marked)[kHit] = hit
-    if (key !== undefined) guard.suspect(key)
-    guard.telemetry.rejected(key, key === undefined ? undefined : guard.result(key)?.provider, false)
+    rejectedAt(guard, key)
     const doc = upstreamProblem(guard, this.request, hit, conversion)
     return sendProblem(this, doc, retryAfter(guard, doc, hit))
   }
