@@ -1,5 +1,5 @@
-// `npm test`: lint, type-check and build side by side (they share nothing; each is one process that leaves
-// the other core idle part of the time), then tap, then tstyche. A step that passes prints one line; a step
+// `npm test`: lint, type-check, build and tstyche side by side (they share nothing; each is one process that
+// leaves the other core idle part of the time), then tap. A step that passes prints one line; a step
 // that fails prints all its output. tap and tstyche print their own short summaries (tap through
 // scripts/tap-reporter.js); the line `tap: N assertions passed, N failed` (counted here from tap's raw output)
 // and tstyche's `Tests:` line are what .ci/run reads. Exit code: 1 when any step failed.
@@ -58,9 +58,13 @@ const began = performance.now()
 const checks = await Promise.all([
   run({ name: 'lint', command: bin('eslint'), args: [] }),
   run({ name: 'typecheck', command: bin('tsc'), args: ['--noEmit'] }),
-  run({ name: 'build', command: process.execPath, args: ['--import', 'tsx', join(root, 'scripts', 'build.ts')] })
+  run({ name: 'build', command: process.execPath, args: ['--import', 'tsx', join(root, 'scripts', 'build.ts')] }),
+  run({ name: 'tstyche', command: bin('tstyche'), args: [] })
 ])
 checks.forEach(report)
+// tstyche's own summary when it passed (its `Tests:` line is what .ci/run counts); a failure printed everything.
+const types = checks[3] as Outcome
+if (types.ok) console.log(types.output.split('\n').filter((line) => /^(Test files|Tests|Assertions):/.test(line)).join('\n'))
 let ok = checks.every((outcome) => outcome.ok)
 if (ok) {
   rmSync(RAW, { force: true })
@@ -74,11 +78,6 @@ if (ok) {
   } catch {}
   console.log(`tap: ${tally}; ${tap.ok ? 'ok' : 'FAILED'} (${tap.seconds.toFixed(1)} s)`)
   ok = tap.ok
-}
-if (ok) {
-  const types = await run({ name: 'tstyche', command: bin('tstyche'), args: [], stream: true })
-  console.log(`tstyche: ${types.ok ? 'ok' : 'FAILED'} (${types.seconds.toFixed(1)} s)`)
-  ok = types.ok
 }
 console.log(`npm test: ${ok ? 'ok' : 'FAILED'}${redis ? '' : ' (fleet tests skipped: no redis-server)'} in ${((performance.now() - began) / 1000).toFixed(0)} s`)
 process.exitCode = ok ? 0 : 1

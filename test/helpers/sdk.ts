@@ -1,20 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { createAnthropic } from '@ai-sdk/anthropic'
-import { createGoogleGenerativeAI } from '@ai-sdk/google'
-import { createOpenAI } from '@ai-sdk/openai'
-import Anthropic from '@anthropic-ai/sdk'
-import { FireworksAI } from '@fireworksai/sdk'
-import { HTTPClient as FireworksHTTPClient } from '@fireworksai/sdk/lib/http.js'
-import { GoogleGenAI } from '@google/genai'
-import { whoAmI } from '@huggingface/hub'
-import { InferenceClient } from '@huggingface/inference'
-import { HTTPClient, Mistral } from '@mistralai/mistralai'
-import { generateText } from 'ai'
-import { CohereClientV2 } from 'cohere-ai'
-import Groq from 'groq-sdk'
-import OpenAI from 'openai'
-import Replicate from 'replicate'
-import Together from 'together-ai'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import type { ProviderId } from '../../index.js'
@@ -24,6 +8,9 @@ import { startStub } from './stub.js'
 import type { Stub } from './stub.js'
 import { Agent, interceptors, request } from 'undici'
 import type { Dispatcher } from 'undici'
+
+/** The SDK packages, imported when a row first runs: a test that only reads the rows loads none of them. */
+const sdk = async (): Promise<typeof import('./sdk-packages.js')> => await import('./sdk-packages.js')
 
 /** The installed version of a package (what the matrix runs with); some packages do not export their package.json. */
 export function versionOf (name: string): string {
@@ -167,7 +154,7 @@ export const CASES: SdkCase[] = [
     pkg: 'openai',
     provider: 'openai',
     rejection: OPENAI_401,
-    call: async ({ key, url, fetch }) => new OpenAI({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).OpenAI({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
       .chat.completions.create({ model: 'gpt-4o-mini', messages })
   },
   {
@@ -175,7 +162,7 @@ export const CASES: SdkCase[] = [
     pkg: 'openai',
     provider: 'xai',
     rejection: XAI_400,
-    call: async ({ key, url, fetch }) => new OpenAI({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).OpenAI({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
       .chat.completions.create({ model: 'grok-4', messages })
   },
   {
@@ -183,7 +170,7 @@ export const CASES: SdkCase[] = [
     pkg: '@anthropic-ai/sdk',
     provider: 'anthropic',
     rejection: ANTHROPIC_401,
-    call: async ({ key, url, fetch }) => new Anthropic({ apiKey: key, baseURL: url, maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).Anthropic({ apiKey: key, baseURL: url, maxRetries: 0, ...withFetch(fetch) })
       .messages.create({ model: 'claude-sonnet-5-5', max_tokens: 8, messages })
   },
   {
@@ -191,7 +178,7 @@ export const CASES: SdkCase[] = [
     pkg: 'groq-sdk',
     provider: 'groq',
     rejection: GROQ_401,
-    call: async ({ key, url, fetch }) => new Groq({ apiKey: key, baseURL: url, maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).Groq({ apiKey: key, baseURL: url, maxRetries: 0, ...withFetch(fetch) })
       .chat.completions.create({ model: 'llama-3.1-8b-instant', messages })
   },
   {
@@ -199,7 +186,7 @@ export const CASES: SdkCase[] = [
     pkg: 'together-ai',
     provider: 'together',
     rejection: TOGETHER_401,
-    call: async ({ key, url, fetch }) => new Together({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).Together({ apiKey: key, baseURL: url + '/v1', maxRetries: 0, ...withFetch(fetch) })
       .chat.completions.create({ model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', messages })
   },
   {
@@ -207,11 +194,11 @@ export const CASES: SdkCase[] = [
     pkg: '@mistralai/mistralai',
     provider: 'mistral',
     rejection: MISTRAL_401,
-    call: async ({ key, url, fetch }) => new Mistral({
+    call: async ({ key, url, fetch }) => new (await sdk()).Mistral({
       apiKey: key,
       serverURL: url,
       retryConfig: { strategy: 'none' },
-      ...(fetch === undefined ? {} : { httpClient: new HTTPClient({ fetcher: fetch }) })
+      ...(fetch === undefined ? {} : { httpClient: new (await sdk()).HTTPClient({ fetcher: fetch }) })
     }).chat.complete({ model: 'mistral-small-latest', messages })
   },
   {
@@ -219,11 +206,11 @@ export const CASES: SdkCase[] = [
     pkg: '@fireworksai/sdk',
     provider: 'fireworks',
     rejection: FIREWORKS_401,
-    call: async ({ key, url, fetch }) => new FireworksAI({
+    call: async ({ key, url, fetch }) => new (await sdk()).FireworksAI({
       apiKey: key,
       serverURL: url + '/inference/v1',
       retryConfig: { strategy: 'none' },
-      ...(fetch === undefined ? {} : { httpClient: new FireworksHTTPClient({ fetcher: fetch }) })
+      ...(fetch === undefined ? {} : { httpClient: new (await sdk()).FireworksHTTPClient({ fetcher: fetch }) })
     }).chat.completions.create({ model: 'accounts/fireworks/models/llama-v3p1-8b-instruct', messages })
   },
   {
@@ -231,8 +218,8 @@ export const CASES: SdkCase[] = [
     pkg: '@ai-sdk/openai',
     provider: 'openai',
     rejection: OPENAI_401,
-    call: async ({ key, url, fetch }) => generateText({
-      model: createOpenAI({ apiKey: key, baseURL: url + '/v1', ...withFetch(fetch) }).chat('gpt-4o-mini'),
+    call: async ({ key, url, fetch }) => (await sdk()).generateText({
+      model: (await sdk()).createOpenAI({ apiKey: key, baseURL: url + '/v1', ...withFetch(fetch) }).chat('gpt-4o-mini'),
       prompt: 'hi',
       maxRetries: 0
     })
@@ -242,8 +229,8 @@ export const CASES: SdkCase[] = [
     pkg: '@ai-sdk/anthropic',
     provider: 'anthropic',
     rejection: ANTHROPIC_401,
-    call: async ({ key, url, fetch }) => generateText({
-      model: createAnthropic({ apiKey: key, baseURL: url + '/v1', ...withFetch(fetch) })('claude-sonnet-5-5'),
+    call: async ({ key, url, fetch }) => (await sdk()).generateText({
+      model: (await sdk()).createAnthropic({ apiKey: key, baseURL: url + '/v1', ...withFetch(fetch) })('claude-sonnet-5-5'),
       prompt: 'hi',
       maxRetries: 0
     })
@@ -253,8 +240,8 @@ export const CASES: SdkCase[] = [
     pkg: '@ai-sdk/google',
     provider: 'gemini',
     rejection: GEMINI_400,
-    call: async ({ key, url, fetch }) => generateText({
-      model: createGoogleGenerativeAI({ apiKey: key, baseURL: url + '/v1beta', ...withFetch(fetch) })('gemini-2.5-flash'),
+    call: async ({ key, url, fetch }) => (await sdk()).generateText({
+      model: (await sdk()).createGoogleGenerativeAI({ apiKey: key, baseURL: url + '/v1beta', ...withFetch(fetch) })('gemini-2.5-flash'),
       prompt: 'hi',
       maxRetries: 0
     })
@@ -264,7 +251,7 @@ export const CASES: SdkCase[] = [
     pkg: 'cohere-ai',
     provider: 'cohere',
     rejection: COHERE_401,
-    call: async ({ key, url, fetch }) => new CohereClientV2({ token: key, environment: url, maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).CohereClientV2({ token: key, environment: url, maxRetries: 0, ...withFetch(fetch) })
       .chat({ model: 'command-a-03-2025', messages })
   },
   {
@@ -272,7 +259,7 @@ export const CASES: SdkCase[] = [
     pkg: 'cohere-ai',
     provider: 'cohere',
     rejection: COHERE_498,
-    call: async ({ key, url, fetch }) => new CohereClientV2({ token: key, environment: url, maxRetries: 0, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => new (await sdk()).CohereClientV2({ token: key, environment: url, maxRetries: 0, ...withFetch(fetch) })
       .chat({ model: 'command-a-03-2025', messages })
   },
   {
@@ -280,7 +267,7 @@ export const CASES: SdkCase[] = [
     pkg: '@huggingface/inference',
     provider: 'huggingface',
     rejection: HF_401,
-    call: async ({ key, url, fetch }) => new InferenceClient(key, withFetch(fetch))
+    call: async ({ key, url, fetch }) => new (await sdk()).InferenceClient(key, withFetch(fetch))
       .chatCompletion({ endpointUrl: url + '/v1/models/meta-llama', messages })
   },
   {
@@ -288,14 +275,14 @@ export const CASES: SdkCase[] = [
     pkg: '@huggingface/hub',
     provider: 'huggingface',
     rejection: HF_401,
-    call: async ({ key, url, fetch }) => whoAmI({ accessToken: key as `hf_${string}`, hubUrl: url, ...withFetch(fetch) })
+    call: async ({ key, url, fetch }) => (await sdk()).whoAmI({ accessToken: key as `hf_${string}`, hubUrl: url, ...withFetch(fetch) })
   },
   {
     row: 'replicate',
     pkg: 'replicate',
     provider: 'replicate',
     rejection: REPLICATE_401,
-    call: async ({ key, url, fetch }) => new Replicate({ auth: key, baseUrl: url + '/v1', ...withFetch(fetch) }).accounts.current()
+    call: async ({ key, url, fetch }) => new (await sdk()).Replicate({ auth: key, baseUrl: url + '/v1', ...withFetch(fetch) }).accounts.current()
   },
   {
     row: 'undici (responseError)',
@@ -323,7 +310,7 @@ export const CASES: SdkCase[] = [
     pkg: '@google/genai',
     provider: 'gemini',
     rejection: GEMINI_400,
-    call: async ({ key, url, fetch }) => new GoogleGenAI({
+    call: async ({ key, url, fetch }) => new (await sdk()).GoogleGenAI({
       apiKey: key,
       httpOptions: { baseUrl: url, retryOptions: { attempts: 1 }, ...withFetch(fetch) }
     }).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' })
