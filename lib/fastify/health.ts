@@ -11,12 +11,19 @@ type RouteDef = { schema: unknown, method: string, url: string, httpStatus?: str
  * set with `setSerializerCompiler`: a Zod type provider's compiler refuses JSON Schema, and would fail the
  * boot. Loaded when the routes are registered, not on import (it brings fast-json-stringify: about 100 ms);
  * by then Fastify has loaded the same package for its own compiler.
+ *
+ * Each serializer is built on its first use, not at `ready()`: Fastify asks for one per route, status and
+ * method (HEAD included), ten in all, and building them took 10–12 ms of every boot (a third of keyguard's
+ * boot overhead with one key), while `/readyz` uses one or two and `/livez` none (its body is text).
  */
 async function fastifySerializerCompiler (): Promise<(route: RouteDef) => (body: unknown) => string> {
   const { default: selector } = await import('@fastify/fast-json-stringify-compiler')
   const compile = selector()()
-  // Fastify passes httpStatus for every response schema; its type says optional.
-  return (route) => compile(route as Parameters<typeof compile>[0])
+  return (route) => {
+    let serialize: ((body: unknown) => string) | undefined
+    // Fastify passes httpStatus for every response schema; its type says optional.
+    return (body) => (serialize ??= compile(route as Parameters<typeof compile>[0]))(body)
+  }
 }
 
 /**

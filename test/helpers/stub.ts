@@ -44,6 +44,12 @@ export interface StubOptions {
   contentType?: string | null
   /** Extra headers on every answer (e.g. `set-cookie`, `www-authenticate`). */
   headers?: Record<string, string>
+  /**
+   * The server's keep-alive timeout, ms (default 100). Below 1 s Node's server sends `Keep-Alive: timeout=0`,
+   * and Node's client then closes every connection after its answer; a real provider keeps them (the
+   * benchmarks use Node's default, 5 s).
+   */
+  keepAliveTimeout?: number
 }
 
 export interface Stub {
@@ -284,7 +290,7 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  server.keepAliveTimeout = 100
+  server.keepAliveTimeout = initial.keepAliveTimeout ?? 100
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   stub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return stub
