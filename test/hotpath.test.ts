@@ -1,13 +1,15 @@
 // Issue 17: a route without config.keyguard runs none of keyguard's request hooks after its first request
 // (the gate is taken off that route's hook list), and the gate never fails open for it: whatever the
 // registration shape, whenever config.keyguard is set at runtime, whatever Fastify's shape turns out to be.
+import { Readable } from 'node:stream'
 import { test } from 'tap'
+import OpenAI from 'openai'
 import type { Test } from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import keyguard from '../index.js'
 import type { FastifyKeyguardOptions } from '../index.js'
-import { gateShedder } from '../lib/fastify/shed.js'
+import { gateShedder, sendShedder } from '../lib/fastify/shed.js'
 import type { RouteContext } from '../lib/fastify/route-config.js'
 import { stubFor } from './helpers/stub.js'
 
@@ -20,7 +22,7 @@ type Context = { config: Record<string, unknown>, onRequest: Hook[] | null, onSe
 /** The route context Fastify keeps on a request (what the shedder rewrites), found as keyguard finds it. */
 function contextOf (request: FastifyRequest): Context {
   const symbol = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') as symbol
-  return (request as unknown as Record<symbol, Context>)[symbol]
+  return (request as unknown as Record<symbol, Context>)[symbol] as Context
 }
 const gates = (list: Hook[] | null): number => (list ?? []).filter((hook) => hook.name === 'bound keyguardGate').length
 
@@ -37,7 +39,7 @@ function routes (seen: Seen): FastifyPluginAsync {
     app.get('/free', handler('/free'))
     app.post('/chat', { config: { keyguard: 'fireworks' } }, handler('/chat'))
     app.get('/gated', { config: { keyguard: ['fireworks'] } }, handler('/gated'))
-    app.get('/own-hook', { onRequest: async () => {}, config: { other: true } }, handler('/own-hook'))
+    app.get('/own-hook', { onRequest: async () => {}, config: { keyguardHealth: false } }, handler('/own-hook'))
   }
 }
 
@@ -143,7 +145,7 @@ test('config.keyguard set at runtime on a shed route puts the gate back before t
   let context: Context | undefined
   app.addHook('onRequest', async () => { order.push('app hook after keyguard') })
   app.get('/r', { onRequest: async () => { order.push('route hook') } }, async (request) => {
-    config = request.routeOptions.config as Record<string, unknown>
+    config = request.routeOptions.config as unknown as Record<string, unknown>
     context = contextOf(request)
     return 'ran'
   })
@@ -230,4 +232,151 @@ test('the shedder keeps the gate whenever Fastify\'s shape is not the expected o
   t.equal(alone.onRequest, null)
   bare.keyguard = 'x'
   t.same(alone.onRequest, [hook], 'put back')
+})
+
+const CHAT = '/inference/v1/chat/completions'
+const sends = (list: Hook[] | null): number => (list ?? []).filter((hook) => hook.name === 'bound onSend').length
+
+test('the conversion\'s onSend is shed with the gate, and every conversion path still converts on a later request', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  const order: string[] = []
+  // An app onSend hook ahead of keyguard's that itself calls the upstream (a mark during the onSend phase).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if ((request.query as { send?: string }).send === undefined) return payload
+    order.push('app onSend calls the upstream')
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    // It passes the upstream's answer through.
+    reply.code(res.status)
+    return res.text()
+  })
+  await app.register(keyguard, {
+    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
+    env: { FIREWORKS_API_KEY: GOOD },
+    probe: { interval: 0, retries: 0 }
+  })
+  const contexts: Record<string, Context> = {}
+  const call = () => app.keyguard.fetch(`${stub.url}${CHAT}`, {
+    method: 'POST', headers: { authorization: `Bearer ${GOOD}`, 'content-type': 'application/json' }, body: '{}'
+  })
+  const calls = (request: FastifyRequest): boolean => {
+    contexts[`${request.method} ${request.routeOptions.url}`] = contextOf(request)
+    return (request.query as { call?: string }).call !== undefined
+  }
+  app.get('/passed', async (request, reply) => {
+    if (!calls(request)) return { ok: true }
+    const res = await call()
+    return reply.code(res.status).header('content-type', 'application/json').send(await res.text())
+  })
+  app.get('/response', async (request) => calls(request) ? call() : { ok: true })
+  app.get('/stream', async (request, reply) => {
+    if (!calls(request)) return { ok: true }
+    const res = await call()
+    return reply.code(res.status).send(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream))
+  })
+  app.get('/sdk', async (request) => {
+    if (!calls(request)) return { ok: true }
+    const client = new OpenAI({ apiKey: GOOD, baseURL: `${stub.url}/inference/v1`, maxRetries: 0 })
+    return client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+  })
+  app.get('/in-onsend', async (request) => { calls(request); return { ok: true } })
+  app.register(async (child) => {
+    // The application's own error handler: a 401 passes to the conversion, its own 503 mapping stays.
+    child.setErrorHandler((error: Error & { status?: number }, request, reply) => {
+      return (request.query as { mine?: string }).mine === undefined
+        ? reply.code(401).send({ mapped: 401 })
+        : reply.code(503).send({ mapped: 503 })
+    })
+    child.get('/mapped', async (request) => {
+      if (!calls(request)) return { ok: true }
+      const client = new OpenAI({ apiKey: GOOD, baseURL: `${stub.url}/inference/v1`, maxRetries: 0 })
+      return client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+    })
+  })
+  app.setNotFoundHandler(async (request, reply) => {
+    if (!calls(request)) return reply.code(404).send({ missing: true })
+    const res = await call()
+    return reply.code(res.status).send(await res.text())
+  })
+  await app.ready()
+  t.ok(app.keyguard.fetch, 'the watching client is in use (every request enters its context)')
+
+  const urls = ['/passed', '/response', '/stream', '/sdk', '/mapped', '/in-onsend', '/nowhere']
+  for (const url of urls) {
+    for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, url === '/nowhere' ? 404 : 200, `${url}: unmarked`)
+  }
+  for (const [name, context] of Object.entries(contexts)) t.equal(sends(context.onSend), 0, `${name}: onSend shed`)
+  t.equal((await app.inject({ method: 'HEAD', url: '/passed' })).statusCode, 200)
+  t.equal(sends(contexts['HEAD /passed']?.onSend ?? null), 0, 'HEAD /passed: onSend shed')
+
+  stub.set('auth', { keys: [] })
+  const converted = async (url: string, method: 'GET' | 'HEAD' = 'GET') => {
+    const res = await app.inject({ method, url })
+    t.equal(res.statusCode, 502, `${method} ${url}: converted`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/, `${method} ${url}: problem+json`)
+    if (method === 'GET') {
+      t.match(res.json(), { code: 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', key: 'fireworks' })
+      t.notMatch(res.body, /provided is invalid|SSSS/, `${url}: no upstream text, no key`)
+    }
+    return res
+  }
+  for (let i = 0; i < 2; i++) {
+    for (const url of ['/passed', '/response', '/stream', '/sdk', '/mapped', '/nowhere']) await converted(`${url}?call=${i}`)
+    await converted('/in-onsend?send=1')
+    await converted('/passed?call=1', 'HEAD')
+  }
+  t.same(order, ['app onSend calls the upstream', 'app onSend calls the upstream'])
+  const mine = await app.inject('/mapped?call=1&mine=1')
+  t.equal(mine.statusCode, 503, 'the app\'s own mapping to another status stays')
+  t.same(mine.json(), { mapped: 503 })
+  for (const name of ['GET /passed', 'GET /sdk', 'GET /in-onsend', 'HEAD /passed']) {
+    t.equal(sends(contexts[name]?.onSend ?? null), 1, `${name}: onSend back once, for good`)
+  }
+  t.equal(contexts['GET /in-onsend']?.onSend?.[1]?.name, 'bound onSend', 'at its place: after the app\'s earlier hook')
+  t.equal(contexts['GET /in-onsend']?.onSend?.length, 2)
+  t.equal(stub.requests.filter((r) => r.path === CHAT).length, 17, 'every marked request called the upstream once')
+})
+
+test('with problem: false nothing is shed but the gate, and no onSend is put back', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(keyguard, {
+    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
+    env: { FIREWORKS_API_KEY: GOOD },
+    probe: { interval: 0, retries: 0 },
+    problem: false
+  })
+  let context: Context | undefined
+  app.get('/p', async (request, reply) => {
+    context = contextOf(request)
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    return reply.code(res.status).send(await res.text())
+  })
+  await app.ready()
+  t.equal((await app.inject('/p')).statusCode, 200)
+  stub.set('auth', { keys: [] })
+  t.equal((await app.inject('/p')).statusCode, 401, 'passed through, as problem: false asks')
+  t.equal(context?.onRequest, null)
+  t.equal(context?.onSend, null)
+})
+
+test('the onSend shedder keeps the hook where the list is not as expected, and is told of marks on any context', async (t) => {
+  const hook = function onSend () {}
+  const sheds = sendShedder(hook)
+  const odd = { onSend: [() => {}] } as unknown as RouteContext
+  sheds.shed(odd)
+  t.equal((odd.onSend as unknown[]).length, 1, 'no entry of the hook: untouched')
+  const list = [hook.bind(null)]
+  const context = { onSend: list } as unknown as RouteContext
+  sheds.shed(context)
+  t.equal(context.onSend, null)
+  sheds.shed(context)
+  sheds.marked(undefined)
+  sheds.marked(odd)
+  sheds.marked(context)
+  t.same(context.onSend, list, 'back')
+  sheds.shed(context)
+  t.same(context.onSend, list, 'a route is shed once: once marked, the hook stays')
 })

@@ -4,6 +4,7 @@ import type { Guard } from '../core/guard.js'
 import { retryAfterValue } from '../core/retry-after.js'
 import { problemDocument, sendProblem } from './problem.js'
 import { routeConfigReader, routeContextReader } from './route-config.js'
+import type { RouteContext } from './route-config.js'
 import { gateShedder } from './shed.js'
 
 /** What the gate needs of the guard: no more. */
@@ -51,9 +52,9 @@ export function checkRoute (route: RouteOptions, guard: GateView): void {
  * failing, the route answers 503 problem+json with `Retry-After` and its handler and hooks do not run.
  * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
  * A route without `config.keyguard` has the gate taken off on its first request (shed.ts), and put back
- * as soon as its config is given one.
+ * as soon as its config is given one; `shedAlso` is told, to take other hooks off that route.
  */
-export function gateHook (guard: GateView): onRequestHookHandler {
+export function gateHook (guard: GateView, shedAlso?: (context: RouteContext) => void): onRequestHookHandler {
   // Per route config, with the value it was parsed from: a config.keyguard changed at runtime is parsed again.
   const parsed = new WeakMap<object, { from: unknown, gate: Gate }>()
   const contextOf = routeContextReader()
@@ -61,7 +62,8 @@ export function gateHook (guard: GateView): onRequestHookHandler {
   const hook: onRequestHookHandler = function keyguardGate (request, reply, done) {
     const config = configOf(request)
     if (config.keyguard === undefined) {
-      shed(contextOf(request), config)
+      const context = contextOf(request)
+      if (shed(context, config) === 'shed') shedAlso?.(context as RouteContext)
       return done()
     }
     const cached = parsed.get(config)
