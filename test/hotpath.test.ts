@@ -283,7 +283,7 @@ test('the conversion\'s onSend is shed with the gate, and every conversion path 
   app.get('/in-onsend', async (request) => { calls(request); return { ok: true } })
   app.register(async (child) => {
     // The application's own error handler: a 401 passes to the conversion, its own 503 mapping stays.
-    child.setErrorHandler((error: Error & { status?: number }, request, reply) => {
+    child.setErrorHandler((_error: Error, request, reply) => {
       return (request.query as { mine?: string }).mine === undefined
         ? reply.code(401).send({ mapped: 401 })
         : reply.code(503).send({ mapped: 503 })
