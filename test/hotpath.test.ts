@@ -338,6 +338,34 @@ test('the conversion\'s onSend is shed with the gate, and every conversion path 
   t.equal(stub.requests.filter((r) => r.path === CHAT).length, 17, 'every marked request called the upstream once')
 })
 
+test('an unavailable upstream (problem.unavailable) is converted on a route shed on an earlier request', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(keyguard, {
+    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
+    env: { FIREWORKS_API_KEY: GOOD },
+    probe: { interval: 0, retries: 0 },
+    problem: { unavailable: true }
+  })
+  let context: Context | undefined
+  app.get('/u', async (request, reply) => {
+    context = contextOf(request)
+    if ((request.query as { call?: string }).call === undefined) return 'ok'
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    return reply.code(res.status).send(await res.text())
+  })
+  await app.ready()
+  t.equal((await app.inject('/u')).body, 'ok')
+  t.equal(sends(context?.onSend ?? null), 0, 'shed')
+  stub.set('503', { retryAfter: '12', keys: [GOOD] })
+  const res = await app.inject('/u?call=1')
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { code: 'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', key: 'fireworks' })
+  t.equal(res.headers['retry-after'], '12')
+  t.equal(sends(context?.onSend ?? null), 1, 'back')
+})
+
 test('with problem: false nothing is shed but the gate, and no onSend is put back', async (t) => {
   const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify({ logger: false })
