@@ -49,6 +49,7 @@ for (const [label, app, path] of [
   }
   const b = median(base)
   const s = median(subject)
-  console.log(`${label}: plain ${b.toFixed(0)} B/request, keyguard ${s.toFixed(0)} B/request (${s >= b ? '+' : '−'}${Math.abs(s - b).toFixed(0)})`)
+  const difference = `${s >= b ? '+' : '−'}${Math.abs(s - b).toFixed(0)}`
+  console.log(`${label}: plain ${b.toFixed(0)} B/request, keyguard ${s.toFixed(0)} B/request (${difference})`)
 }
 await Promise.all([plain.close(), guarded.close(), watching.close()])
