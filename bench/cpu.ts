@@ -1,6 +1,6 @@
 // Server CPU time per request over real HTTP, plain Fastify against one or more keyguard builds, for an
 // A/B of a hot-path change without the full `npm run bench`:
-//   node --import tsx bench/cpu.ts [--rounds=8] [--seconds=2] [--path=/json] [--base=plain] [--inject]
+//   node --import tsx bench/cpu.ts [--rounds=8] [--seconds=2] [--path=/json] [--base=plain] [--fresh] [--inject]
 //     [name=path/to/index.ts …]
 // Each server is a child process (every one under the same TypeScript loader) that reads its own
 // process.cpuUsage() around each window; the windows are interleaved, the order rotating every round,
@@ -85,7 +85,8 @@ if (process.env.BENCH_CPU_INJECT !== undefined) {
       seconds: { type: 'string', default: '2' },
       path: { type: 'string', default: '/json' },
       inject: { type: 'boolean', default: false },
-      base: { type: 'string', default: 'plain' }
+      base: { type: 'string', default: 'plain' },
+      fresh: { type: 'boolean', default: false }
     }
   })
   const builds = positionals.length > 0
@@ -130,36 +131,51 @@ if (process.env.BENCH_CPU_INJECT !== undefined) {
     process.exit(0)
   }
 
-  const children = await Promise.all(sides.map(async (side) => {
+  type Child = { name: string, child: ChildProcess, url: string }
+  const start = (): Promise<Child[]> => Promise.all(sides.map(async (side) => {
     const env = { ...process.env, BENCH_CPU_CHILD: side.module }
     const child = fork(import.meta.filename, [], { env, execArgv: ['--import', 'tsx'] })
     const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)))
-    return { ...side, child, url: `http://127.0.0.1:${port}${values.path}` }
+    return { name: side.name, child, url: `http://127.0.0.1:${port}${values.path}` }
+  }))
+  const stop = (children: Child[]): Promise<unknown> => Promise.all(children.map(async ({ child }) => {
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.send('exit')
+    await exited
   }))
   const ask = (child: ChildProcess, cmd: string): Promise<Answer> => new Promise((resolve) => {
     child.once('message', (answer: Answer) => resolve(answer))
     child.send(cmd)
   })
-  const window = async (side: typeof children[number], seconds: number): Promise<number> => {
+  const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]))
+  const window = async (side: Child, seconds: number): Promise<number> => {
     await ask(side.child, 'start')
-    await autocannon({ url: side.url, connections: 10, duration: seconds })
+    const result = await autocannon({ url: side.url, connections: 10, duration: seconds })
     const { cpuUs, requests } = await ask(side.child, 'stop')
+    rates[side.name]?.push(result.requests.total / result.duration)
     return cpuUs / Math.max(1, requests)
   }
-  for (const side of children) await window(side, 1)
+  // Two processes of the same code differ by a few per cent (code placement, JIT): with --fresh, every
+  // round forks new ones, so that bias averages out over the rounds instead of siding with one build.
+  let children = await start()
   const micros: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]))
   for (let round = 0; round < Number(values.rounds); round++) {
-    const order = children.map((_, i) => children[(i + round) % children.length] as typeof children[number])
+    if (round === 0 || values.fresh === true) {
+      if (round > 0) {
+        await stop(children)
+        children = await start()
+      }
+      for (const side of children) await window(side, 1)
+    }
+    const order = children.map((_, i) => children[(i + round) % children.length] as Child)
     const per: Record<string, number> = {}
     for (const side of order) per[side.name] = await window(side, Number(values.seconds))
     for (const side of sides) micros[side.name]?.push(per[side.name] as number)
     console.log(`round ${round + 1}: ` + sides.map((s) => `${s.name} ${(per[s.name] as number).toFixed(2)} µs`)
       .join(', '))
   }
-  report(`${values.seconds} s each over HTTP, 10 connections`, micros)
-  await Promise.all(children.map(async ({ child }) => {
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.send('exit')
-    await exited
-  }))
+  const fresh = values.fresh === true ? ', new processes each round' : ''
+  report(`${values.seconds} s each over HTTP, 10 connections${fresh}`, micros)
+  for (const side of sides) console.log(`  ${side.name}: median ${median(rates[side.name] ?? []).toFixed(0)} req/s`)
+  await stop(children)
 }
