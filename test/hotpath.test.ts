@@ -103,7 +103,8 @@ test('every registration shape: an ungated route sheds the gate, and every gated
       t.equal((await app.inject('/readyz')).statusCode, 503, 'the key fails')
       for (let i = 0; i < 3; i++) {
         t.equal((await app.inject(`${at}/free`)).statusCode, 200, `ungated GET, request ${i + 1}`)
-        t.equal((await app.inject({ method: 'HEAD', url: `${at}/free` })).statusCode, 200, `ungated HEAD, request ${i + 1}`)
+        const head = await app.inject({ method: 'HEAD', url: `${at}/free` })
+        t.equal(head.statusCode, 200, `ungated HEAD, request ${i + 1}`)
         t.equal((await app.inject(`${at}/own-hook`)).statusCode, 200, `ungated with its own hook, request ${i + 1}`)
         for (const [method, url] of [['POST', '/chat'], ['GET', '/gated'], ['HEAD', '/gated']] as const) {
           const res = await app.inject({ method, url: `${at}${url}` })
@@ -235,9 +236,10 @@ test('the shedder keeps the gate whenever Fastify\'s shape is not the expected o
 })
 
 const CHAT = '/inference/v1/chat/completions'
+const AS_GOOD = { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' }
 const sends = (list: Hook[] | null): number => (list ?? []).filter((hook) => hook.name === 'bound onSend').length
 
-test('the conversion\'s onSend is shed with the gate, and every conversion path still converts on a later request', async (t) => {
+test('the conversion\'s onSend is shed with the gate; every conversion path converts on a later request', async (t) => {
   const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
@@ -246,7 +248,7 @@ test('the conversion\'s onSend is shed with the gate, and every conversion path 
   app.addHook('onSend', async (request, reply, payload) => {
     if ((request.query as { send?: string }).send === undefined) return payload
     order.push('app onSend calls the upstream')
-    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
     // It passes the upstream's answer through.
     reply.code(res.status)
     return res.text()
@@ -304,7 +306,8 @@ test('the conversion\'s onSend is shed with the gate, and every conversion path 
 
   const urls = ['/passed', '/response', '/stream', '/sdk', '/mapped', '/in-onsend', '/nowhere']
   for (const url of urls) {
-    for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, url === '/nowhere' ? 404 : 200, `${url}: unmarked`)
+    const status = url === '/nowhere' ? 404 : 200
+    for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, status, `${url}: unmarked`)
   }
   for (const [name, context] of Object.entries(contexts)) t.equal(sends(context.onSend), 0, `${name}: onSend shed`)
   t.equal((await app.inject({ method: 'HEAD', url: '/passed' })).statusCode, 200)
@@ -322,7 +325,9 @@ test('the conversion\'s onSend is shed with the gate, and every conversion path 
     return res
   }
   for (let i = 0; i < 2; i++) {
-    for (const url of ['/passed', '/response', '/stream', '/sdk', '/mapped', '/nowhere']) await converted(`${url}?call=${i}`)
+    for (const url of ['/passed', '/response', '/stream', '/sdk', '/mapped', '/nowhere']) {
+      await converted(`${url}?call=${i}`)
+    }
     await converted('/in-onsend?send=1')
     await converted('/passed?call=1', 'HEAD')
   }
@@ -352,7 +357,7 @@ test('an unavailable upstream (problem.unavailable) is converted on a route shed
   app.get('/u', async (request, reply) => {
     context = contextOf(request)
     if ((request.query as { call?: string }).call === undefined) return 'ok'
-    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
     return reply.code(res.status).send(await res.text())
   })
   await app.ready()
@@ -364,6 +369,10 @@ test('an unavailable upstream (problem.unavailable) is converted on a route shed
   t.match(res.json(), { code: 'FST_KEYGUARD_UPSTREAM_UNAVAILABLE', key: 'fireworks' })
   t.equal(res.headers['retry-after'], '12')
   t.equal(sends(context?.onSend ?? null), 1, 'back')
+  // An unavailable answer to a call made outside any request marks nothing, and puts nothing back.
+  const outside = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
+  t.equal(outside.status, 503)
+  await outside.text()
 })
 
 test('with problem: false nothing is shed but the gate, and no onSend is put back', async (t) => {
@@ -379,7 +388,7 @@ test('with problem: false nothing is shed but the gate, and no onSend is put bac
   let context: Context | undefined
   app.get('/p', async (request, reply) => {
     context = contextOf(request)
-    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' })
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
     return reply.code(res.status).send(await res.text())
   })
   await app.ready()
@@ -390,7 +399,7 @@ test('with problem: false nothing is shed but the gate, and no onSend is put bac
   t.equal(context?.onSend, null)
 })
 
-test('the onSend shedder keeps the hook where the list is not as expected, and is told of marks on any context', async (t) => {
+test('the onSend shedder keeps the hook where the list is not as expected; marks on any context', async (t) => {
   const hook = function onSend () {}
   const sheds = sendShedder(hook)
   const odd = { onSend: [() => {}] } as unknown as RouteContext
