@@ -184,6 +184,36 @@ test('config.keyguard set at runtime on a shed route puts the gate back before t
   t.notMatch(refused.body, /UUUU/)
 })
 
+test('a not-found handler: gated by its config, or shed and gated again when its config is given a key', async (t) => {
+  const stub = await stubFor(t, { keys: [] })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(keyguard, {
+    keys: [{ provider: 'fireworks', baseUrl: stub.url }],
+    env: { FIREWORKS_API_KEY: BAD },
+    onInvalid: 'degrade',
+    probe: { interval: 0, retries: 0 }
+  })
+  const open: Record<string, unknown> = {}
+  let ran = 0
+  type Opts = Parameters<typeof app.setNotFoundHandler>[0]
+  app.register(async (child) => {
+    const config = { keyguard: 'fireworks' }
+    child.setNotFoundHandler({ config } as unknown as Opts, async () => { ran++; return 'ran' })
+  }, { prefix: '/gated' })
+  app.register(async (child) => {
+    child.setNotFoundHandler({ config: open } as unknown as Opts, async (_req, reply) => reply.code(404).send('free'))
+  }, { prefix: '/free' })
+  await app.ready()
+  for (let i = 0; i < 3; i++) {
+    t.equal((await app.inject('/gated/nowhere')).statusCode, 503, `a gated not-found handler, request ${i + 1}`)
+    t.equal((await app.inject('/free/nowhere')).body, 'free', `an ungated one, request ${i + 1}`)
+  }
+  t.equal(ran, 0)
+  open.keyguard = 'fireworks'
+  t.equal((await app.inject('/free/nowhere')).statusCode, 503, 'its config given a key: gated from the next request')
+})
+
 test('a route whose config cannot be watched keeps its gate (slow, never open)', async (t) => {
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
