@@ -35,15 +35,21 @@ async function bytes (app: FastifyInstance, path: string): Promise<number> {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1] as number
 const plain = await make(false)
 const guarded = await make(true)
-for (const path of ['/json', '/gated']) {
+// Once `keyguard.fetch` or `keyguard.dispatcher` exists, every handler runs inside AsyncLocalStorage.
+const watching = await make(true)
+if (typeof watching.keyguard.fetch !== 'function') throw new Error('bench/alloc: no keyguard.fetch')
+for (const [label, app, path] of [
+  ['/json', guarded, '/json'], ['/gated', guarded, '/gated'], ['/json, watching client in use', watching, '/json']
+] as const) {
   const base: number[] = []
   const subject: number[] = []
   for (let round = 0; round < 7; round++) {
     base.push(await bytes(plain, path))
-    subject.push(await bytes(guarded, path))
+    subject.push(await bytes(app, path))
   }
   const b = median(base)
   const s = median(subject)
-  console.log(`${path}: plain ${b.toFixed(0)} B/request, keyguard ${s.toFixed(0)} B/request (${s >= b ? '+' : '−'}${Math.abs(s - b).toFixed(0)})`)
+  const difference = `${s >= b ? '+' : '−'}${Math.abs(s - b).toFixed(0)}`
+  console.log(`${label}: plain ${b.toFixed(0)} B/request, keyguard ${s.toFixed(0)} B/request (${difference})`)
 }
-await Promise.all([plain.close(), guarded.close()])
+await Promise.all([plain.close(), guarded.close(), watching.close()])

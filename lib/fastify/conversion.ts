@@ -12,6 +12,9 @@ import type { ProblemDocument } from './problem.js'
 import { recogniseFault } from '../upstream/sdk.js'
 import { sanitise } from '../upstream/sanitise.js'
 import { kHit } from '../upstream/watch.js'
+import { routeContextReader } from './route-config.js'
+import type { RouteContext } from './route-config.js'
+import { sendShedder } from './shed.js'
 import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
 /** What the conversion needs of the guard: no more. */
@@ -119,11 +122,15 @@ function discard (payload: unknown): void {
  * The conversion hooks: `onError` recognises an upstream credential failure (and strips the error of
  * upstream text before any handler logs it), `onSend` replaces the reply with a problem document. No
  * `setErrorHandler`: the application's own handler stays in charge, and a reply it mapped to a status
- * of its own (other than 401) is left as it is.
+ * of its own (other than 401) is left as it is. `onSend` is taken off a route by `shed` (the gate calls
+ * it on a route's first request) and put back by `marked` (the watching client calls it as it marks a
+ * request; `onError` as it does): see shed.ts.
  */
 export function conversionHooks (guard: ConversionView, upstream: Upstream, conversion: Conversion): {
   onError: onErrorHookHandler
   onSend: onSendHookHandler
+  shed: (context: RouteContext) => void
+  marked: (request: object) => void
 } {
   const byPredicate = (error: unknown, request: FastifyRequest): { status: number, key?: string } | undefined => {
     let verdict: unknown
@@ -196,6 +203,7 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
           (error as { statusCode?: number }).statusCode = hit.expected
         } catch {}
       }
+      putBack(request)
     }
     done()
   }
@@ -229,7 +237,10 @@ export function conversionHooks (guard: ConversionView, upstream: Upstream, conv
     request.log.warn({ keyguard }, `fastify-keyguard: ${what}; answered ${doc.status} problem+json, not ${status}`)
     done(null, JSON.stringify(doc))
   }
-  return { onError, onSend }
+  const sends = sendShedder(onSend)
+  const contextOf = routeContextReader()
+  const putBack = (request: object): void => { sends.marked(contextOf(request as FastifyRequest)) }
+  return { onError, onSend, shed: sends.shed, marked: putBack }
 }
 
 /** The upstream rejected our credentials for `key` (or a key it cannot tell): counted, and the key suspected. */

@@ -3,7 +3,9 @@ import { FST_KEYGUARD_KEY_FAILING, FST_KEYGUARD_OPTIONS } from '../core/errors.j
 import type { Guard } from '../core/guard.js'
 import { retryAfterValue } from '../core/retry-after.js'
 import { problemDocument, sendProblem } from './problem.js'
-import { routeConfigReader } from './route-config.js'
+import { routeConfigReader, routeContextReader } from './route-config.js'
+import type { RouteContext } from './route-config.js'
+import { gateShedder } from './shed.js'
 
 /** What the gate needs of the guard: no more. */
 export type GateView = Pick<Guard, 'has' | 'names' | 'blocking' | 'result' | 'nextCheck' | 'telemetry'>
@@ -49,15 +51,21 @@ export function checkRoute (route: RouteOptions, guard: GateView): void {
  * too), where an `onRoute` hook sees only the routes declared after it. While any key a route names is
  * failing, the route answers 503 problem+json with `Retry-After` and its handler and hooks do not run.
  * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
+ * A route without `config.keyguard` has the gate taken off on its first request (shed.ts), and put back
+ * as soon as its config is given one; `shedAlso` is told, to take other hooks off that route.
  */
-export function gateHook (guard: GateView): onRequestHookHandler {
+export function gateHook (guard: GateView, shedAlso?: (context: RouteContext) => void): onRequestHookHandler {
   // Per route config, with the value it was parsed from: a config.keyguard changed at runtime is parsed again.
   const parsed = new WeakMap<object, { from: unknown, gate: Gate }>()
-  const configOf = routeConfigReader()
-  return function keyguardGate (request, reply, done) {
-    // An ungated route pays for two property reads: no routeOptions object, no Map lookup.
+  const contextOf = routeContextReader()
+  const configOf = routeConfigReader(contextOf)
+  const hook: onRequestHookHandler = function keyguardGate (request, reply, done) {
     const config = configOf(request)
-    if (config.keyguard === undefined) return done()
+    if (config.keyguard === undefined) {
+      const context = contextOf(request)
+      if (shed(context, config) === 'shed') shedAlso?.(context as RouteContext)
+      return done()
+    }
     const cached = parsed.get(config)
     let gate = cached?.gate
     if (gate === undefined || cached?.from !== config.keyguard) {
@@ -73,6 +81,8 @@ export function gateHook (guard: GateView): onRequestHookHandler {
     if (blocked === undefined) return done()
     refuse(request, reply, blocked, gate)
   }
+  const shed = gateShedder(hook)
+  return hook
 
   function refuse (request: FastifyRequest, reply: FastifyReply, blocked: string | undefined,
     names: readonly string[]): void {

@@ -21,7 +21,9 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   const telemetry = await openTelemetry(fastify.log)
   const guard = new Guard(options, fastify.log, { telemetry })
   const faults = options.problem !== false && options.problem.unavailable
-  const upstream = new Upstream(guard, options.keys, options.env, faults)
+  // The conversion's onSend is put back on a route as a request of it is marked (see shed.ts).
+  let marked: ((request: object) => void) | undefined
+  const upstream = new Upstream(guard, options.keys, options.env, faults, (request) => { marked?.(request) })
   const errors = problemErrors()
   const conversion = { ...(options.problem === false ? DEFAULTS.problem : options.problem), errors }
 
@@ -47,12 +49,14 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   // Global hooks, not `onRoute` wrappers: Fastify gives them to every route of this context however the
   // registration was awaited, and to child contexts made before keyguard loaded.
   fastify.addHook('onRoute', (route) => { checkRoute(route, guard) })
-  fastify.addHook('onRequest', gateHook(guard))
+  // A route that needs neither the gate nor the conversion's onSend sheds them on its first request.
+  const hooks = options.problem === false ? undefined : conversionHooks(guard, upstream, conversion)
+  fastify.addHook('onRequest', gateHook(guard, hooks?.shed))
   fastify.addHook('preHandler', contextHook(upstream))
-  if (options.problem !== false) {
-    const { onError, onSend } = conversionHooks(guard, upstream, conversion)
-    fastify.addHook('onError', onError)
-    fastify.addHook('onSend', onSend)
+  if (hooks !== undefined) {
+    marked = hooks.marked
+    fastify.addHook('onError', hooks.onError)
+    fastify.addHook('onSend', hooks.onSend)
   }
 
   fastify.addHook('onReady', async () => {

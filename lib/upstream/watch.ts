@@ -63,9 +63,13 @@ export class Upstream {
   #active = false
   /** The request whose handler is running synchronously while the watching client is still unused. */
   #pending: Marked | undefined
+  /** Told of each request marked, before its reply is sent (the Fastify side puts its onSend back then). */
+  readonly #marked: ((request: object) => void) | undefined
 
-  constructor (guard: Suspicion, keys: Parameters<typeof targetsOf>[0], env: Env, faults = false) {
+  constructor (guard: Suspicion, keys: Parameters<typeof targetsOf>[0], env: Env, faults = false,
+    marked?: (request: object) => void) {
     this.#guard = guard
+    this.#marked = marked
     this.#env = env
     this.#faults = faults
     this.#targets = targetsOf(keys)
@@ -100,7 +104,10 @@ export class Upstream {
     }
     // A rejected key outranks an earlier unavailable answer (an SDK retrying a 503, then getting 401).
     const earlier = request?.[kHit]
-    if (request !== undefined && (earlier === undefined || earlier.kind === 'unavailable')) request[kHit] = hit
+    if (request !== undefined && (earlier === undefined || earlier.kind === 'unavailable')) {
+      request[kHit] = hit
+      this.#marked?.(request)
+    }
     this.#guard.telemetry.rejected(target.name, target.provider.id, hit.mismatch !== undefined)
     if (hit.mismatch === undefined) this.#guard.suspect(target.name)
     else this.#guard.mismatch(target.name, hit.mismatch)
@@ -108,7 +115,9 @@ export class Upstream {
 
   /** Records an unavailable upstream for the request (it says nothing about the key). */
   #fault (hit: UpstreamHit, request: Marked | undefined): void {
-    if (request !== undefined) request[kHit] ??= hit
+    if (request === undefined) return
+    request[kHit] ??= hit
+    this.#marked?.(request)
   }
 
   /** The guarded key an error's URL points at, if it carries one. */
