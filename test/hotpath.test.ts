@@ -12,6 +12,7 @@ import type { FastifyKeyguardOptions } from '../index.js'
 import { gateShedder, sendShedder } from '../lib/fastify/shed.js'
 import type { RouteContext } from '../lib/fastify/route-config.js'
 import { stubFor } from './helpers/stub.js'
+import type { Stub } from './helpers/stub.js'
 
 const GOOD = 'fw_' + 'S'.repeat(32)
 const BAD = 'fw_' + 'T'.repeat(32)
@@ -131,7 +132,8 @@ test('a gated route keeps its gate: its context still lists it after many reques
   t.equal(gates(seen.contexts['GET /gated']?.onRequest ?? null), 1)
 })
 
-test('config.keyguard set at runtime on a shed route puts the gate back before the next request', async (t) => {
+/** An app whose one key fails (a stand-in that accepts none), degraded: every gated route answers 503. */
+async function degraded (t: Test): Promise<FastifyInstance> {
   const stub = await stubFor(t, { keys: [] })
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
@@ -141,6 +143,11 @@ test('config.keyguard set at runtime on a shed route puts the gate back before t
     onInvalid: 'degrade',
     probe: { interval: 0, retries: 0 }
   })
+  return app
+}
+
+test('config.keyguard set at runtime on a shed route puts the gate back before the next request', async (t) => {
+  const app = await degraded(t)
   const order: string[] = []
   let config: Record<string, unknown> = {}
   let context: Context | undefined
@@ -185,15 +192,7 @@ test('config.keyguard set at runtime on a shed route puts the gate back before t
 })
 
 test('a not-found handler: gated by its config, or shed and gated again when its config is given a key', async (t) => {
-  const stub = await stubFor(t, { keys: [] })
-  const app = Fastify({ logger: false })
-  t.teardown(() => app.close())
-  await app.register(keyguard, {
-    keys: [{ provider: 'fireworks', baseUrl: stub.url }],
-    env: { FIREWORKS_API_KEY: BAD },
-    onInvalid: 'degrade',
-    probe: { interval: 0, retries: 0 }
-  })
+  const app = await degraded(t)
   const open: Record<string, unknown> = {}
   let ran = 0
   type Opts = Parameters<typeof app.setNotFoundHandler>[0]
@@ -373,7 +372,8 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
   t.equal(stub.requests.filter((r) => r.path === CHAT).length, 17, 'every marked request called the upstream once')
 })
 
-test('an unavailable upstream (problem.unavailable) is converted on a route shed on an earlier request', async (t) => {
+/** An app whose key passes, with `problem` as given, its upstream calls sent to the stand-in's chat route. */
+async function watching (t: Test, problem: NonNullable<FastifyKeyguardOptions['problem']>): Promise<{ app: FastifyInstance, stub: Stub }> {
   const stub = await stubFor(t, { keys: [GOOD] })
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
@@ -381,8 +381,13 @@ test('an unavailable upstream (problem.unavailable) is converted on a route shed
     keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
     env: { FIREWORKS_API_KEY: GOOD },
     probe: { interval: 0, retries: 0 },
-    problem: { unavailable: true }
+    problem
   })
+  return { app, stub }
+}
+
+test('an unavailable upstream (problem.unavailable) is converted on a route shed on an earlier request', async (t) => {
+  const { app, stub } = await watching(t, { unavailable: true })
   let context: Context | undefined
   app.get('/u', async (request, reply) => {
     context = contextOf(request)
@@ -406,15 +411,7 @@ test('an unavailable upstream (problem.unavailable) is converted on a route shed
 })
 
 test('with problem: false nothing is shed but the gate, and no onSend is put back', async (t) => {
-  const stub = await stubFor(t, { keys: [GOOD] })
-  const app = Fastify({ logger: false })
-  t.teardown(() => app.close())
-  await app.register(keyguard, {
-    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
-    env: { FIREWORKS_API_KEY: GOOD },
-    probe: { interval: 0, retries: 0 },
-    problem: false
-  })
+  const { app, stub } = await watching(t, false)
   let context: Context | undefined
   app.get('/p', async (request, reply) => {
     context = contextOf(request)
