@@ -14,6 +14,7 @@ import type { ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { median } from './runs.js'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 
@@ -97,7 +98,6 @@ if (process.env.BENCH_CPU_INJECT !== undefined) {
     })
     : [{ name: 'keyguard', module: resolve(import.meta.dirname, '../index.ts') }]
   const sides = [{ name: 'plain', module: '' }, ...builds]
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] as number
   const report = (what: string, micros: Record<string, number[]>): void => {
     console.log(`${values.path}, ${values.rounds} rounds, ${what}:`)
     for (const side of sides) {

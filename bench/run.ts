@@ -14,7 +14,7 @@ import autocannon from 'autocannon'
 import { startStub } from '../test/helpers/stub.js'
 import type { Stub } from '../test/helpers/stub.js'
 import type { Command, Message, ServerConfig } from './server.js'
-import { mergeRuns } from './runs.js'
+import { median, mergeRuns } from './runs.js'
 import { CONCURRENCY } from '../lib/core/schedule.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -53,12 +53,6 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 
 // ───────────────────────── statistics ─────────────────────────
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
 
 interface Spread { median: number, min: number, max: number }
 
@@ -540,7 +534,7 @@ function table (results: Results): string {
       const note = r.keys === 5 && r.delay === 100
         ? ' (concurrency check: ≈ 100 ms, not 500)'
         : waves(r.keys) > 1 && r.delay > 0 ? ` (${waves(r.keys)} waves of ≤ ${CONCURRENCY} probes: ${waves(r.keys)} × ${r.delay} taken off)` : ''
-      lines.push(`| ${r.keys} | ${r.delay}${note} | ${f0(r.plainMs.median)} | ${f0(r.keyguardMs.median)} | **${signed(r.overheadMs.median, f0)}** (${signed(r.overheadMs.min, f0)}…${signed(r.overheadMs.max, f0)}) | ${signed(r.inChildMs.median, f0)} (${signed(r.inChildMs.min, f0)}…${signed(r.inChildMs.max, f0)}) | ${signed(r.cpuMs?.median ?? NaN, f0)} | ${f0(r.importMs.median)} | ${f0(r.readyMs.median)} | ${f0(r.slowestProbeMs.median)} | ${r.status} | ${verdict(r.met)} |`)
+      lines.push(`| ${r.keys} | ${r.delay}${note} | ${f0(r.plainMs.median)} | ${f0(r.keyguardMs.median)} | **${signed(r.overheadMs.median, f0)}** (${signed(r.overheadMs.min, f0)}…${signed(r.overheadMs.max, f0)}) | ${signed(r.inChildMs.median, f0)} (${signed(r.inChildMs.min, f0)}…${signed(r.inChildMs.max, f0)}) | ${signed(r.cpuMs.median, f0)} | ${f0(r.importMs.median)} | ${f0(r.readyMs.median)} | ${f0(r.slowestProbeMs.median)} | ${r.status} | ${verdict(r.met)} |`)
     }
     lines.push('')
   }

@@ -8,7 +8,8 @@ interface Spread { median: number, min: number, max: number }
 const isSpread = (value: object): value is Spread =>
   Object.keys(value).length === 3 && 'median' in value && 'min' in value && 'max' in value
 
-function median (values: number[]): number {
+/** The median (the mean of the middle two for an even count). */
+export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
