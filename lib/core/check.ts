@@ -54,8 +54,8 @@ export interface Context {
   env: () => Promise<Env>
   /** The dispatcher of the next probe (`undefined`: node:http(s)). */
   dispatcher: () => Dispatcher | undefined
-  /** The keep-alive node:http(s) agent of a protocol, used when there is no dispatcher. */
-  agent?: ProbeSettings['agent']
+  /** How a probe reaches its origin when there is no dispatcher: a shared HTTP/2 session or keep-alive agent. */
+  route?: ProbeSettings['route']
   /** Aborted when the server closes. */
   signal: AbortSignal
   random: () => number
@@ -91,8 +91,8 @@ export function createContext (
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
   const env = envLoader(options.env, options.dotenv, options.keys.map((spec) => spec.env))
   const pause = (ms: number): Promise<void> => sleep(ms, parts.signal)
-  const agent = (protocol: string): ReturnType<ProbeTransport['agent']> => transport.agent(protocol)
-  return { ...parts, options, env, pause, dispatcher: () => transport.get(), agent, close: () => transport.close() }
+  const route: ProbeSettings['route'] = (url, timeout) => transport.route(url, timeout)
+  return { ...parts, options, env, pause, dispatcher: () => transport.get(), route, close: () => transport.close() }
 }
 
 interface Read {
@@ -197,7 +197,7 @@ function sender (
   const onFault = (err: Error): void => context.onFault(err, spec)
   const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
   const dispatcher = context.dispatcher()
-  const each = { ...common, dispatcher, agent: context.agent, ...(deadline === undefined ? {} : { deadline }) }
+  const each = { ...common, dispatcher, route: context.route, ...(deadline === undefined ? {} : { deadline }) }
   const { telemetry, fleet } = context
   const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
   const url = probeUrl(spec.baseUrl, spec.provider)

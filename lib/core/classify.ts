@@ -38,6 +38,13 @@ const NETWORK: Record<string, string> = Object.freeze({
   ECONNRESET: 'reset',
   EPIPE: 'reset',
   UND_ERR_CLOSED: 'reset',
+  // HTTP/2: a stream reset, a session that ended or went away under the probe (retried on a new one).
+  ERR_HTTP2_STREAM_ERROR: 'reset',
+  ERR_HTTP2_STREAM_CANCEL: 'reset',
+  ERR_HTTP2_SESSION_ERROR: 'reset',
+  ERR_HTTP2_GOAWAY_SESSION: 'reset',
+  ERR_HTTP2_INVALID_SESSION: 'reset',
+  ERR_HTTP2_ERROR: 'protocol',
   ENOTFOUND: 'dns',
   EAI_AGAIN: 'dns',
   EAI_FAIL: 'dns',

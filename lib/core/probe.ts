@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http'
+import type { Agent as HttpAgent, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { ClientHttp2Session } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
-import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProbeAnswer, ProviderSpec } from '../providers/types.js'
 import { requestIdOf, upstreamText } from './redact.js'
@@ -8,6 +9,7 @@ import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { backoff, PROBE_BACKOFF, sleep } from './schedule.js'
 import { undici } from './transport.js'
+import type { Route } from './transport.js'
 import type { Inject } from './telemetry.js'
 import { classify, classifyError, transient } from './classify.js'
 import type { Verdict } from './causes.js'
@@ -25,10 +27,10 @@ export interface ProbeSettings {
   /** undici dispatcher to send through (a proxy agent, a test agent); node:http(s) when absent. */
   dispatcher?: Dispatcher | undefined
   /**
-   * The keep-alive node:http(s) agent for a protocol, when there is no `dispatcher`. @default a fresh,
-   * non-keep-alive agent per probe (`agent: false`)
+   * How a probe reaches its origin when there is no `dispatcher` (`ProbeTransport.route`): an origin's
+   * shared HTTP/2 session or keep-alive agent. @default a fresh, non-keep-alive HTTP/1.1 agent per probe
    */
-  agent?: ((protocol: string) => HttpAgent | undefined) | undefined
+  route?: ((url: URL, timeout: number) => Promise<Route>) | undefined
   /** Aborts the probe at once (the server is closing). */
   signal: AbortSignal
   /** `performance.now()` by which the whole probe, retries included, must be over. */
@@ -61,7 +63,46 @@ export function probeUrl (baseUrl: string, provider: ProviderSpec): URL {
 
 type Headers = Record<string, string>
 
-function viaNode (
+async function viaNode (
+  url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal,
+  route: ProbeSettings['route'], timeout: number
+): Promise<RawAnswer> {
+  const way = route === undefined ? { agent: undefined } : await settleOnAbort(route(url, timeout), signal)
+  return 'session' in way
+    ? await viaSession(way.session, url, method, headers, body, signal)
+    : await viaAgent(url, method, headers, body, signal, way.agent)
+}
+
+/** Headers HTTP/2 forbids (RFC 9113 §8.2.2): a custom provider's `host` becomes the session's `:authority`. */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade',
+  'host', 'te'])
+
+function viaSession (
+  session: ClientHttp2Session, url: URL, method: string, headers: Headers, body: string | undefined,
+  signal: AbortSignal
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const head: OutgoingHttpHeaders = { ':method': method, ':path': url.pathname + url.search }
+    for (const [name, value] of Object.entries(headers)) {
+      const lower = name.toLowerCase()
+      if (!CONNECTION_HEADERS.has(lower)) head[lower] = value
+    }
+    const stream = session.request(head, { signal, endStream: body === undefined })
+    stream.on('error', reject)
+    // A stream the origin ends with NO_ERROR (its session destroyed, a GOAWAY below its id) closes without one.
+    const onClose = (): void => reject(Object.assign(new Error(`HTTP/2 stream closed, code ${stream.rstCode ?? 0}`),
+      { code: 'ERR_HTTP2_STREAM_ERROR' }))
+    stream.once('close', onClose)
+    stream.once('response', (got) => {
+      stream.removeListener('close', onClose)
+      const { ':status': status, ...rest } = got
+      resolve({ status: Number(status), headers: rest, body: stream })
+    })
+    if (body !== undefined) stream.end(body)
+  })
+}
+
+function viaAgent (
   url: URL, method: string, headers: Headers, body: string | undefined, signal: AbortSignal,
   agent: HttpAgent | undefined
 ): Promise<RawAnswer> {
@@ -88,21 +129,20 @@ async function viaDispatcher (
   const pending = typeof dispatcher.request === 'function'
     ? dispatcher.request({ ...options, origin: url.origin, path: url.pathname + url.search })
     : undici().request(url, { ...options, dispatcher })
-  const res = await settleOnAbort(pending, signal)
+  const res = await settleOnAbort(pending, signal, (late) => late.body.on('error', () => {}).destroy())
   return { status: res.statusCode, headers: res.headers, body: res.body }
 }
 
 /**
  * undici holds an aborted request until a pending connect (a TLS handshake that never ends) gives up,
- * after its own 10 s connect timeout: the abort settles the attempt at once, and a late answer is dropped.
+ * after its own 10 s connect timeout, and an origin's shared HTTP/2 handshake outlives one probe's
+ * deadline: the abort settles the attempt at once, and a late answer is dropped.
  */
-function settleOnAbort (
-  pending: Promise<Dispatcher.ResponseData>, signal: AbortSignal
-): Promise<Dispatcher.ResponseData> {
+function settleOnAbort<T> (pending: Promise<T>, signal: AbortSignal, drop?: (late: T) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       reject(signal.reason)
-      pending.then((late) => late.body.on('error', () => {}).destroy(), () => {})
+      pending.then(drop, () => {})
     }
     signal.addEventListener('abort', onAbort, { once: true })
     pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
@@ -153,7 +193,7 @@ async function attempt (
   let verdict: Verdict
   try {
     const raw = settings.dispatcher === undefined
-      ? await viaNode(url, method, headers, body, controller.signal, settings.agent?.(url.protocol))
+      ? await viaNode(url, method, headers, body, controller.signal, settings.route, timeout)
       : await viaDispatcher(settings.dispatcher, url, method, headers, body, controller.signal)
     const { text, truncated } = await readCapped(raw.body)
     const got = headerRecord(raw.headers)
