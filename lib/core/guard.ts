@@ -164,7 +164,7 @@ export class Guard {
     return this.#schedule.nextIn(names)
   }
 
-  /** The boot check: every key concurrently (at most 32 at a time), each probe ending by `deadline`. */
+  /** The boot check: every key concurrently (at most `CONCURRENCY` at a time), each probe ending by `deadline`. */
   async start (deadline: number): Promise<Report> {
     await this.#fleet?.start()
     await this.telemetry.boot(() => this.#schedule.runAll(this.names(), deadline))

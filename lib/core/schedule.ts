@@ -17,8 +17,13 @@ export interface Collaborators {
   clock?: Clock
 }
 
-/** Keys checked at once at boot. */
-export const CONCURRENCY = 32
+/**
+ * Keys checked at once at boot. Probes to an HTTPS origin are streams on one HTTP/2 connection, which the
+ * provider bounds itself (SETTINGS_MAX_CONCURRENT_STREAMS, commonly 100 or more; Node queues beyond it);
+ * an HTTP/1.1 origin gets at most this many connections. 64 keeps 50 keys to one round trip (at 32, a
+ * 50-key boot waited for two).
+ */
+export const CONCURRENCY = 64
 
 /**
  * The real clock. Its timers are unref'd: a recheck never keeps the process alive (an app whose listen()

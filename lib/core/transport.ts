@@ -6,6 +6,7 @@ import { isIP } from 'node:net'
 import { connect as connectTls, createSecureContext } from 'node:tls'
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls'
 import type { Dispatcher } from 'undici'
+import { CONCURRENCY } from './schedule.js'
 
 type Undici = typeof import('undici')
 type Http2 = typeof import('node:http2')
@@ -56,9 +57,6 @@ export function createAgent (env: Env): Dispatcher {
  * the usual server keep-alive (Node's 5 s), so a probe never writes into a socket the server is closing.
  */
 export const IDLE_SOCKET_MS = 2_000
-
-/** Keys probed at once at boot, hence the most connections an origin needs; mirrors schedule.ts. */
-const MAX_FREE_SOCKETS = 32
 
 /**
  * How a probe reaches its origin over Node's own HTTP: a stream on the origin's shared HTTP/2 session,
@@ -118,7 +116,7 @@ export class ProbeTransport {
     if (this.#closed) return undefined
     let agent = this.#agents.get(protocol)
     if (agent === undefined) {
-      const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: MAX_FREE_SOCKETS }
+      const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: CONCURRENCY }
       agent = protocol === 'https:'
         ? new HttpsAgent({ ...options, secureContext: this.#secureContext() })
         : new HttpAgent(options)

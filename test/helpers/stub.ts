@@ -1,5 +1,7 @@
 import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import { createSecureServer } from 'node:http2'
+import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import type { Test } from 'tap'
@@ -50,6 +52,11 @@ export interface StubOptions {
    * benchmarks use Node's default, 5 s).
    */
   keepAliveTimeout?: number
+  /**
+   * A certificate and its key: the stand-in then speaks TLS and offers HTTP/2 and HTTP/1.1 at ALPN, as
+   * providers do, at `https://127.0.0.1:<port>` (the fault modes that write to the raw socket are HTTP/1.1's).
+   */
+  tls?: { key: Buffer, cert: Buffer }
 }
 
 export interface Stub {
@@ -273,7 +280,7 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
     }
   }
 
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     stub.hits++
     stub.active++
     stub.peak = Math.max(stub.peak, stub.active)
@@ -285,14 +292,19 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
       stub.requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })
       answer(req, res, body)
     })
-  })
-  server.on('connection', (socket) => {
+  }
+  // HTTP/2's compatibility request and response stand in for node:http's in every mode that keeps to
+  // headers and body.
+  const server: Server | Http2SecureServer = initial.tls === undefined
+    ? createServer(listener)
+    : createSecureServer({ ...initial.tls, allowHTTP1: true }, listener as unknown as Parameters<typeof createSecureServer>[1])
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  server.keepAliveTimeout = initial.keepAliveTimeout ?? 100
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = initial.keepAliveTimeout ?? 100
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  stub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  stub.url = `${initial.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`
   return stub
 }
 
