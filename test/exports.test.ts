@@ -23,8 +23,8 @@ test('the public surface is exactly this', async (t) => {
     'schemas'
   ])
   t.equal(api.default, api.fastifyKeyguard, 'default and named export are the same plugin')
-  const meta = (api.default as unknown as Record<symbol, { name: string, fastify: string }>)[Symbol.for('plugin-meta')]
-  t.match(meta, { name: 'fastify-keyguard', fastify: '5.x' })
+  const meta = (api.default as unknown as Record<symbol, { name: string, fastify?: string }>)[Symbol.for('plugin-meta')]
+  t.same(meta, { name: 'fastify-keyguard' }, 'the plugin checks the Fastify major itself (see test/fastify4.test.ts)')
   t.same(Object.keys(api.providers), [
     'fireworks', 'openai', 'anthropic', 'groq', 'together', 'mistral', 'cohere', 'gemini', 'deepseek', 'openrouter', 'xai',
     'huggingface', 'replicate', 'azure-openai', 'perplexity', 'cerebras', 'elevenlabs', 'pinecone', 'nvidia', 'deepgram',

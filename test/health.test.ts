@@ -135,3 +135,20 @@ test('faults #56: an application auth hook can skip the health routes by their r
   t.same((await app.inject('/readyz')).json().status, 'pass')
   t.equal(canary().length > 0, true)
 })
+
+test('an error on a health route (an app hook that throws) is the health 500, whatever the app\'s error handler', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.setErrorHandler((_err, _request, reply) => reply.code(418).send({ app: true }))
+  await app.register(keyguard, { keys: [{ provider: 'fireworks', baseUrl: stub.url }], env: { FIREWORKS_API_KEY: GOOD }, probe: { interval: 0 } })
+  app.addHook('preHandler', async () => { throw new Error('the app\'s hook failed') })
+  app.get('/own', async () => 'own')
+  for (const url of ['/livez', '/readyz']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 500, url)
+    t.same(res.json(), { status: 'fail' })
+    t.match(res.headers['content-type'], /^application\/health\+json/)
+  }
+  t.equal((await app.inject('/own')).statusCode, 418, 'the app\'s own routes keep the app\'s handler')
+})

@@ -24,6 +24,15 @@ export const FST_KEYGUARD_OPTIONS = createError<'FST_KEYGUARD_OPTIONS', 500, [st
 )
 
 /**
+ * The app runs a Fastify other than 5.x: Fastify's own error, with its code and words, as fastify-plugin's
+ * `fastify: '5.x'` would have made it (see `FASTIFY_MAJOR`).
+ */
+type VersionMismatch = [name: string, expected: string, installed: string]
+export const FST_ERR_PLUGIN_VERSION_MISMATCH = createError<'FST_ERR_PLUGIN_VERSION_MISMATCH', 500, VersionMismatch>(
+  'FST_ERR_PLUGIN_VERSION_MISMATCH', "fastify-plugin: %s - expected '%s' fastify version, '%s' is installed", 500
+)
+
+/**
  * `ready()`/`listen()` rejected: a key failed its checks under `onInvalid: 'refuse'`. `.checks` holds the
  * failing results.
  */

@@ -93,43 +93,43 @@ function send (reply: FastifyReply, status: number, body: string): FastifyReply 
 }
 
 /**
- * `/livez` and `/readyz`, in an encapsulated child so they carry their own error handling. Readiness
- * answers from the guard's cached state, re-rendered only when a key changes: a hit never causes an
- * upstream request and stays fast while a probe hangs.
+ * `/livez` and `/readyz`, with an error handler of their own (a route option: an encapsulated child
+ * context cost every boot about 1.5 ms of Fastify's 404 wiring and plugin loading). Readiness answers
+ * from the guard's cached state, re-rendered only when a key changes: a hit never causes an upstream
+ * request and stays fast while a probe hangs.
  */
-export function healthRoutes (guard: Guard,
-  options: { live: string | false, ready: string | false, details: HealthDetails, hide?: boolean }) {
-  return async function keyguardHealth (child: FastifyInstance): Promise<void> {
-    const serializerCompiler = await fastifySerializerCompiler()
-    let version = -1
-    let status = 503
-    // [anonymous, verbose]: an anonymous caller learns the overall status only, unless details is 'always'.
-    let bodies: [string, string] = ['', '']
-    child.setErrorHandler((_err, _request, reply) => send(reply, 500, CLOSING))
-    // rateLimit: false exempts the routes from @fastify/rate-limit; keyguardHealth lets an app's auth hook skip them.
-    const config = { rateLimit: false, keyguardHealth: true }
-    const hide = options.hide === true
-    if (options.live !== false) {
-      const schema = routeSchema('Liveness: whether the process answers', livenessSchema, [200, 500], hide)
-      child.get(options.live, { config, schema, serializerCompiler }, (_request, reply) => send(reply, 200, LIVE))
-    }
-    if (options.ready !== false) {
-      const summary = 'Readiness: fail while any guarded key fails (each key\'s status and cause with ?verbose)'
-      const schema = routeSchema(summary, readinessSchema, [200, 503, 500], hide)
-      child.get(options.ready, { config, schema, serializerCompiler }, (request, reply) => {
-        if (guard.draining) return send(reply, 503, CLOSING)
-        if (version !== guard.version) {
-          const report = guard.report()
-          version = guard.version
-          status = report.status === 'fail' ? 503 : 200
-          const render = (details: boolean): string => serialise(reply, readinessBody(report, details), status)
-          const verbose = render(options.details !== false)
-          bodies = [options.details === 'always' ? verbose : render(false), verbose]
-        }
-        // `?verbose`, as the Kubernetes API server's /readyz: any value, even none, asks for it.
-        const asked = Object.hasOwn(request.query as object, 'verbose')
-        return send(reply, status, bodies[asked ? 1 : 0])
-      })
-    }
+export async function healthRoutes (fastify: FastifyInstance, guard: Guard,
+  options: { live: string | false, ready: string | false, details: HealthDetails, hide?: boolean }): Promise<void> {
+  const serializerCompiler = await fastifySerializerCompiler()
+  let version = -1
+  let status = 503
+  // [anonymous, verbose]: an anonymous caller learns the overall status only, unless details is 'always'.
+  let bodies: [string, string] = ['', '']
+  const errorHandler = (_err: unknown, _req: unknown, reply: FastifyReply): FastifyReply => send(reply, 500, CLOSING)
+  // rateLimit: false exempts the routes from @fastify/rate-limit; keyguardHealth lets an app's auth hook skip them.
+  const config = { rateLimit: false, keyguardHealth: true }
+  const hide = options.hide === true
+  if (options.live !== false) {
+    const schema = routeSchema('Liveness: whether the process answers', livenessSchema, [200, 500], hide)
+    const live = { config, schema, serializerCompiler, errorHandler }
+    fastify.get(options.live, live, (_request, reply) => send(reply, 200, LIVE))
+  }
+  if (options.ready !== false) {
+    const summary = 'Readiness: fail while any guarded key fails (each key\'s status and cause with ?verbose)'
+    const schema = routeSchema(summary, readinessSchema, [200, 503, 500], hide)
+    fastify.get(options.ready, { config, schema, serializerCompiler, errorHandler }, (request, reply) => {
+      if (guard.draining) return send(reply, 503, CLOSING)
+      if (version !== guard.version) {
+        const report = guard.report()
+        version = guard.version
+        status = report.status === 'fail' ? 503 : 200
+        const render = (details: boolean): string => serialise(reply, readinessBody(report, details), status)
+        const verbose = render(options.details !== false)
+        bodies = [options.details === 'always' ? verbose : render(false), verbose]
+      }
+      // `?verbose`, as the Kubernetes API server's /readyz: any value, even none, asks for it.
+      const asked = Object.hasOwn(request.query as object, 'verbose')
+      return send(reply, status, bodies[asked ? 1 : 0])
+    })
   }
 }
