@@ -350,10 +350,13 @@ const BOOT_COMBOS: Array<[number, number]> = [[1, 0], [1, 50], [1, 200], [5, 0],
  */
 const waves = (keys: number): number => Math.ceil(keys / CONCURRENCY)
 
+/** Key `i` of a boot: each key its own value, as in an app, so per-value work (its forms, its checks) is paid for each. */
+const bootKey = (i: number): string => `${KEY.slice(0, -4)}${String(i).padStart(4, '0')}`
+
 async function boot (stub: Stub, keys: number, delay: number): Promise<BootRow> {
-  stub.set('slow', { delay, keys: [KEY] })
   const env: Record<string, string> = {}
-  for (let i = 1; i <= keys; i++) env[`K${i}`] = KEY
+  for (let i = 1; i <= keys; i++) env[`K${i}`] = bootKey(i)
+  stub.set('slow', { delay, keys: Object.values(env) })
   const plain: number[] = []
   const guarded: number[] = []
   const probes: number[] = []

@@ -58,3 +58,23 @@ test('a SecretForms cache remembers the forms of the last 64 secrets only, and s
   cache.clear()
   t.equal(cache.size, 0)
 })
+
+test('echoes: a short text (scanned against the whole forms) gets the answer its pieces give (fast-check)', async (t) => {
+  const { default: fc } = await import('fast-check')
+  const { echoes } = await import('../lib/core/redact.js')
+  // A text beyond 128 characters is checked piece by piece; \u0001 is in no form of a printable secret, so
+  // the padding adds no match of its own.
+  const pad = '\u0001'.repeat(200)
+  const secret = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/=:%"'), minLength: 1, maxLength: 60 })
+  const cache = new SecretForms()
+  fc.assert(fc.property(secret, fc.string({ maxLength: 100 }), fc.nat(), fc.nat(), (key, noise, at, cut) => {
+    const forms = [key, encodeURIComponent(key), Buffer.from(key).toString('base64'), Buffer.from('x' + key).toString('base64url')]
+    const form = forms[at % forms.length] as string
+    const start = cut % Math.max(1, form.length)
+    const text = (noise.slice(0, 40) + form.slice(start, start + 12) + noise.slice(40)).slice(0, 128)
+    return echoes(text, [key], cache) === echoes(pad + text, [key], cache)
+  }), { numRuns: 2000 })
+  t.ok(echoes('req_' + Buffer.from('fw_SecretKeyFor8Test').toString('base64').slice(4, 16), ['fw_SecretKeyFor8Test']), 'a base64 piece')
+  t.notOk(echoes('req_0123456789abcdef', ['fw_SecretKeyFor8Test']))
+  t.ok(echoes('id-abc', ['abc']), 'a whole form shorter than a piece')
+})

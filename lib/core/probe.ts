@@ -182,6 +182,26 @@ function readCapped (body: RawAnswer['body']): Promise<{ text: string, truncated
   })
 }
 
+const fanOut = new WeakMap<AbortSignal, Set<() => void>>()
+
+/**
+ * Calls `fn` when `signal` aborts; returns what stops that. Every probe of a boot waits on the app's one
+ * close signal, and an EventTarget walks all its listeners on each add (a duplicate check): 64 probes
+ * added 64 listeners one by one. One listener per signal calls a set instead.
+ */
+function onAbort (signal: AbortSignal, fn: () => void): () => void {
+  let set = fanOut.get(signal)
+  if (set === undefined) {
+    const callbacks = new Set<() => void>()
+    signal.addEventListener('abort', () => { for (const callback of callbacks) callback() }, { once: true })
+    fanOut.set(signal, callbacks)
+    set = callbacks
+  }
+  set.add(fn)
+  const added = set
+  return () => { added.delete(fn) }
+}
+
 /** One attempt under its own deadline, which bounds connect, headers and body together. */
 async function attempt (
   url: URL, provider: ProviderSpec, key: string, settings: ProbeSettings, timeout: number
@@ -205,8 +225,7 @@ async function attempt (
   const controller = new AbortController()
   const deadline = (): void => controller.abort(new DOMException(`probe deadline of ${timeout} ms`, 'TimeoutError'))
   const timer = setTimeout(deadline, timeout)
-  const onClose = (): void => controller.abort(settings.signal.reason)
-  settings.signal.addEventListener('abort', onClose, { once: true })
+  const offClose = onAbort(settings.signal, () => controller.abort(settings.signal.reason))
   const started = performance.now()
   let verdict: Verdict
   try {
@@ -232,7 +251,7 @@ async function attempt (
       : { ...classifyError(cause, url.origin, timeout), latencyMs: Math.round(performance.now() - started) }
   }
   clearTimeout(timer)
-  settings.signal.removeEventListener('abort', onClose)
+  offClose()
   return verdict
 }
 

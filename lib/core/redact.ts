@@ -59,8 +59,8 @@ export class SecretForms {
 interface Forms {
   /** Whole forms, longest first, as `scrub` replaces them. */
   whole: readonly string[]
-  /** Every `PIECE`-character piece of every form (the whole form when it is shorter). */
-  pieces: ReadonlySet<string>
+  /** Every `PIECE`-character piece of every form (the whole form when it is shorter), made on first use. */
+  readonly pieces: ReadonlySet<string>
   /** Lengths of the pieces shorter than `PIECE` (forms of a short secret). */
   short: readonly number[]
 }
@@ -85,14 +85,21 @@ function formsOf (secret: string): Forms {
   // A form shorter than the secret would match ordinary text; the rule stays a piece of the secret's length.
   const whole = [...found].filter((form) => form.length >= Math.min(PIECE, secret.length))
     .sort((a, b) => b.length - a.length)
-  const pieces = new Set<string>()
   const short = new Set<number>()
-  for (const form of whole) {
-    const size = Math.min(PIECE, form.length)
-    if (size < PIECE) short.add(size)
-    for (let i = 0; i + size <= form.length; i++) pieces.add(form.slice(i, i + size))
+  for (const form of whole) if (form.length < PIECE) short.add(form.length)
+  // The pieces (about 300 for a 30-character key) are made only for a long text: a short one (a request
+  // id) is scanned against the whole forms, which costs less than making them (issue 17: every key of a
+  // boot checks its probe's request id once).
+  let pieces: Set<string> | undefined
+  const makePieces = (): Set<string> => {
+    const made = new Set<string>()
+    for (const form of whole) {
+      const size = Math.min(PIECE, form.length)
+      for (let i = 0; i + size <= form.length; i++) made.add(form.slice(i, i + size))
+    }
+    return made
   }
-  return { whole, pieces, short: [...short] }
+  return { whole, short: [...short], get pieces () { return (pieces ??= makePieces()) } }
 }
 
 const formsFor = (secret: string, cache: SecretForms | undefined): Forms =>
@@ -153,11 +160,31 @@ export function scrubError (error: unknown, secrets: readonly string[], cache?: 
 export function echoes (text: string, secrets: Iterable<string>, cache?: SecretForms): boolean {
   for (const secret of secrets) {
     if (secret === '') continue
-    const { pieces, short } = formsFor(secret, cache)
+    const forms = formsFor(secret, cache)
+    if (text.length <= SHORT_TEXT) {
+      if (scanEchoes(text, forms.whole)) return true
+      continue
+    }
+    const { pieces, short } = forms
     for (let i = 0; i + PIECE <= text.length; i++) if (pieces.has(text.slice(i, i + PIECE))) return true
     for (const size of short) {
       for (let i = 0; i + size <= text.length; i++) if (pieces.has(text.slice(i, i + size))) return true
     }
+  }
+  return false
+}
+
+/** Texts up to this long are scanned against the whole forms, not their pieces. */
+const SHORT_TEXT = 128
+
+/** Whether `text` holds a `PIECE`-character piece of a form, or a whole form shorter than that. */
+function scanEchoes (text: string, whole: readonly string[]): boolean {
+  for (const form of whole) {
+    if (form.length < PIECE) {
+      if (text.includes(form)) return true
+      continue
+    }
+    for (let i = 0; i + PIECE <= text.length; i++) if (form.includes(text.slice(i, i + PIECE))) return true
   }
   return false
 }
