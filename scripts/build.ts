@@ -12,6 +12,8 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
+import type { Plugin } from 'esbuild'
+import { dropLineComments } from './comments.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = join(root, 'dist')
@@ -26,8 +28,18 @@ async function declarations (): Promise<void> {
   }
 }
 
+const withoutLineComments: Plugin = {
+  name: 'without-line-comments',
+  setup (on) {
+    on.onLoad({ filter: /\.ts$/ }, (args) => ({
+      contents: dropLineComments(readFileSync(args.path, 'utf8'), args.path), loader: 'ts'
+    }))
+  }
+}
+
 async function javascript (): Promise<void> {
   await build({
+    plugins: [withoutLineComments],
     absWorkingDir: root,
     entryPoints: { index: 'index.ts', cli: 'lib/cli/main.ts' },
     outdir: dist,

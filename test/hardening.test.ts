@@ -184,7 +184,7 @@ test('hardening #2: a key in the env slot, the name slot or a _FILE variable is 
     await app.close()
     t.same(leaks(message + captured.text(), KEY), [], JSON.stringify(spec).slice(0, 30))
   }
-  const { app, logs: captured } = await booted(t, { keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: KEY }, onInvalid: 'degrade' })
+  const { app, logs: captured } = await booted(t, { keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: KEY }, onInvalid: 'degrade', probe: false })
   const report = JSON.stringify(app.keyguard.report())
   t.match(report, /file-missing/)
   t.same(leaks(report + captured.text(), KEY), [], 'a key in the _FILE variable is not printed as a path')
@@ -401,7 +401,7 @@ test('hardening #5: the secret-forms cache belongs to one Guard and is emptied o
 test('hardening #6: a 50 MB value is refused fast, as too long', async (t) => {
   const huge = 'fw_' + 'a'.repeat(50 * 1024 * 1024)
   const started = performance.now()
-  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: huge }], onInvalid: 'degrade', probe: { interval: 0 } }, { logger: false })
+  const { app } = await booted(t, { keys: [{ provider: 'fireworks', value: huge }], onInvalid: 'degrade', probe: false }, { logger: false })
   const took = performance.now() - started
   t.equal(app.keyguard.report().checks.fireworks?.reason, 'too-long')
   t.ok(took < 500, `refused in ${Math.round(took)} ms`)
@@ -411,7 +411,7 @@ test('hardening #6: _FILE paths with control characters are escaped in every mes
   const dir = mkdtempSync(join(tmpdir(), 'kg-hard-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   for (const name of ['key\n', 'k\u001b[2Jey', 'k\u202eey']) {
-    const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: join(dir, name) }, onInvalid: 'degrade' })
+    const { app, logs: captured } = await appWith({ keys: ['fireworks'], env: { FIREWORKS_API_KEY_FILE: join(dir, name) }, onInvalid: 'degrade', probe: false })
     await app.ready()
     const text = JSON.stringify(app.keyguard.report()) + captured.text()
     const check = app.keyguard.report().checks.fireworks

@@ -56,6 +56,8 @@ export interface Context {
   dispatcher: () => Dispatcher | undefined
   /** How a probe reaches its origin when there is no dispatcher: a shared HTTP/2 session or keep-alive agent. */
   route?: ProbeSettings['route']
+  /** Runs a function when `signal` aborts, through one listener for every probe of the app. */
+  onAbort?: ProbeSettings['onAbort']
   /** Aborted when the server closes. */
   signal: AbortSignal
   random: () => number
@@ -82,17 +84,39 @@ export interface Current {
   strikes: number
 }
 
-/** The context of one guard's checks; `close` destroys keyguard's own proxy agent, if one was made. */
+/**
+ * The context of one guard's checks; `close` destroys keyguard's own agents, sessions and connections;
+ * `warm` opens the connections the boot's probes will use (see `ProbeTransport.warm`).
+ */
 export function createContext (
   options: ResolvedOptions,
   parts: Pick<Context, 'signal' | 'random' | 'forms' | 'onFault' | 'log' | 'scrub' | 'fleet' | 'telemetry'>
-): Context & { close: () => void } {
+): Context & { close: () => void, warm: () => void } {
   const probing = options.probe
   const transport = new ProbeTransport(probing === false ? undefined : probing.dispatcher, options.env)
   const env = envLoader(options.env, options.dotenv, options.keys.map((spec) => spec.env))
   const pause = (ms: number): Promise<void> => sleep(ms, parts.signal)
   const route: ProbeSettings['route'] = (url, timeout) => transport.route(url, timeout)
-  return { ...parts, options, env, pause, dispatcher: () => transport.get(), route, close: () => transport.close() }
+  const closing = new Set<() => void>()
+  parts.signal.addEventListener('abort', () => { for (const fn of closing) fn() }, { once: true })
+  const onAbort = (fn: () => void): (() => void) => {
+    closing.add(fn)
+    return () => { closing.delete(fn) }
+  }
+  const warm = (): void => {
+    // Only where the probes go straight to the origin: never around a proxy or a dispatcher, and not in
+    // fleet mode, where a replica may have nothing to probe.
+    if (probing === false || parts.fleet !== undefined || transport.get() !== undefined) return
+    for (const spec of options.keys) {
+      if (spec.probe && configured(spec)) transport.warm(probeUrl(spec.baseUrl, spec.provider), probing.timeout)
+    }
+  }
+  // A key that is not set yet (an optional one, or one a later plugin sets) gets no connection ahead; a
+  // .env file is read only at ready().
+  const configured = (spec: ResolvedKey): boolean => spec.value !== undefined || options.dotenv !== false ||
+    Object.hasOwn(options.env, spec.env) || Object.hasOwn(options.env, `${spec.env}_FILE`)
+  const close = (): void => transport.close()
+  return { ...parts, options, env, pause, dispatcher: () => transport.get(), route, onAbort, warm, close }
 }
 
 interface Read {
@@ -193,11 +217,12 @@ function sender (
 ): ((key: string) => Promise<Verdict>) | undefined {
   const { probe: settings } = context.options
   if (settings === false || !spec.probe) return undefined
-  const { signal, random, forms } = context
+  const { signal, random, forms, route, onAbort } = context
   const onFault = (err: Error): void => context.onFault(err, spec)
-  const common = { timeout: settings.timeout, retries: settings.retries, signal, random, forms, onFault }
+  const { timeout, retries } = settings
+  const common = { timeout, retries, signal, random, forms, onFault, route, onAbort }
   const dispatcher = context.dispatcher()
-  const each = { ...common, dispatcher, route: context.route, ...(deadline === undefined ? {} : { deadline }) }
+  const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
   const { telemetry, fleet } = context
   const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
   const url = probeUrl(spec.baseUrl, spec.provider)

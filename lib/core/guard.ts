@@ -43,7 +43,7 @@ export class Guard {
   readonly #controller = new AbortController()
   readonly #clock: Clock
   readonly #schedule: Schedule
-  readonly #context: Context & { close: () => void }
+  readonly #context: Context & { close: () => void, warm: () => void }
   readonly #fleet: Fleet | undefined
   /** The forms of this app's secrets, for scrubbing and echo checks; emptied on close. */
   readonly forms = new SecretForms()
@@ -61,7 +61,7 @@ export class Guard {
     this.#options = options
     this.#log = log
     this.#clock = clock
-    // Every probe attempt listens for the close; dozens of keys are expected, not a leak.
+    // Waits between retries and settle re-reads listen for the close; dozens of keys are expected, not a leak.
     setMaxListeners(0, this.#controller.signal)
     this.#schedule = new Schedule((name, deadline) => this.#check(name, deadline), options.probe, clock, random)
     const onFault = (err: Error, spec: ResolvedKey): void =>
@@ -162,6 +162,11 @@ export class Guard {
   /** Milliseconds until the next check of any of `names`; `undefined` when none is scheduled. */
   nextCheck (names: Iterable<string>): number | undefined {
     return this.#schedule.nextIn(names)
+  }
+
+  /** Opens the connections the boot check will probe through, while the app goes on registering. */
+  warm (): void {
+    this.#context.warm()
   }
 
   /** The boot check: every key concurrently (at most `CONCURRENCY` at a time), each probe ending by `deadline`. */

@@ -34,6 +34,12 @@ export interface ProbeSettings {
   route?: ((url: URL, timeout: number) => Promise<Route>) | undefined
   /** Aborts the probe at once (the server is closing). */
   signal: AbortSignal
+  /**
+   * Runs `fn` when `signal` aborts; returns what stops that. An app's probes share its close signal, and an
+   * EventTarget walks every listener on each add: the app gives one listener that calls a set instead.
+   * @default a listener on `signal` per attempt
+   */
+  onAbort?: ((fn: () => void) => () => void) | undefined
   /** `performance.now()` by which the whole probe, retries included, must be over. */
   deadline?: number
   /** Source of jitter, `[0, 1)`. */
@@ -75,8 +81,7 @@ async function viaNode (
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2): a custom provider's `host` becomes the session's `:authority`. */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade',
-  'host', 'te'])
+const CONNECTION_HEADERS = /^(?:connection|keep-alive|proxy-connection|transfer-encoding|upgrade|host|te)$/
 
 function viaSession (
   session: ClientHttp2Session, url: URL, method: string, headers: Headers, body: string | undefined,
@@ -86,7 +91,7 @@ function viaSession (
     const head: OutgoingHttpHeaders = { ':method': method, ':path': url.pathname + url.search }
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase()
-      if (!CONNECTION_HEADERS.has(lower)) head[lower] = value
+      if (!CONNECTION_HEADERS.test(lower)) head[lower] = value
     }
     const stream = session.request(head, { signal, endStream: body === undefined })
     stream.on('error', reject)
@@ -182,24 +187,9 @@ function readCapped (body: RawAnswer['body']): Promise<{ text: string, truncated
   })
 }
 
-const fanOut = new WeakMap<AbortSignal, Set<() => void>>()
-
-/**
- * Calls `fn` when `signal` aborts; returns what stops that. Every probe of a boot waits on the app's one
- * close signal, and an EventTarget walks all its listeners on each add (a duplicate check): 64 probes
- * added 64 listeners one by one. One listener per signal calls a set instead.
- */
-function onAbort (signal: AbortSignal, fn: () => void): () => void {
-  let set = fanOut.get(signal)
-  if (set === undefined) {
-    const callbacks = new Set<() => void>()
-    signal.addEventListener('abort', () => { for (const callback of callbacks) callback() }, { once: true })
-    fanOut.set(signal, callbacks)
-    set = callbacks
-  }
-  set.add(fn)
-  const added = set
-  return () => { added.delete(fn) }
+function listen (signal: AbortSignal, fn: () => void): () => void {
+  signal.addEventListener('abort', fn, { once: true })
+  return () => signal.removeEventListener('abort', fn)
 }
 
 /** One attempt under its own deadline, which bounds connect, headers and body together. */
@@ -225,7 +215,8 @@ async function attempt (
   const controller = new AbortController()
   const deadline = (): void => controller.abort(new DOMException(`probe deadline of ${timeout} ms`, 'TimeoutError'))
   const timer = setTimeout(deadline, timeout)
-  const offClose = onAbort(settings.signal, () => controller.abort(settings.signal.reason))
+  const onClose = (): void => controller.abort(settings.signal.reason)
+  const offClose = settings.onAbort?.(onClose) ?? listen(settings.signal, onClose)
   const started = performance.now()
   let verdict: Verdict
   try {

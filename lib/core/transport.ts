@@ -65,7 +65,7 @@ export const IDLE_SOCKET_MS = 2_000
 export type Route = { session: ClientHttp2Session } | { agent: HttpAgent | undefined }
 
 /** What an HTTPS origin is asked to speak, in order: HTTP/2, else HTTP/1.1 (ALPN, RFC 7301). */
-const ALPN = ['h2', 'http/1.1']
+const ALPN = Object.freeze(['h2', 'http/1.1'])
 
 /** A connection error by code, as node:net would make it, so the probe classifies it as any other. */
 function netError (message: string, code: string): Error {
@@ -142,10 +142,27 @@ export class ProbeTransport {
     if (this.#closed || url.protocol !== 'https:' || this.#h1.has(origin)) {
       return Promise.resolve({ agent: this.agent(url.protocol) })
     }
+    return this.#connect(url, timeout, false)
+      .then((session) => session === undefined ? { agent: this.agent('https:') } : { session })
+  }
+
+  /**
+   * Opens the connection to an HTTPS origin ahead of its first probe (at register, while the app goes on
+   * booting): its handshake, a few round trips to a provider, is then over or under way when `ready()`
+   * probes. It carries no key, keeps no process alive, and a failure is left to the probe to meet again.
+   */
+  warm (url: URL, timeout: number): void {
+    if (this.#closed || url.protocol !== 'https:' || this.#h1.has(url.origin)) return
+    this.#connect(url, timeout, true).catch(() => {})
+  }
+
+  /** The origin's HTTP/2 session (`undefined`: HTTP/1.1), negotiated once for every probe that asks. */
+  #connect (url: URL, timeout: number, early: boolean): Promise<ClientHttp2Session | undefined> {
+    const origin = url.origin
     let pending = this.#sessions.get(origin)
     if (pending === undefined) {
       const forget = (): void => { if (this.#sessions.get(origin) === pending) this.#sessions.delete(origin) }
-      pending = this.#negotiate(url, timeout).then((session) => {
+      pending = this.#negotiate(url, timeout, early).then((session) => {
         if (session === undefined) {
           this.#h1.add(origin)
           forget()
@@ -159,23 +176,26 @@ export class ProbeTransport {
       })
       this.#sessions.set(origin, pending)
     }
-    return pending.then((session) => session === undefined ? { agent: this.agent('https:') } : { session })
+    return pending
   }
 
   /** One TLS connection offering h2 and http/1.1: an HTTP/2 session on it, or `undefined` for HTTP/1.1. */
-  #negotiate (url: URL, timeout: number): Promise<ClientHttp2Session | undefined> {
+  #negotiate (url: URL, timeout: number, early: boolean): Promise<ClientHttp2Session | undefined> {
     return new Promise((resolve, reject) => {
       const host = url.hostname.replace(/^\[|\]$/g, '')
       const socket = connectTls({
         host,
         port: url.port === '' ? 443 : Number(url.port),
-        ALPNProtocols: ALPN,
+        ALPNProtocols: [...ALPN],
         secureContext: this.#secureContext(),
         // SNI takes a host name, never an address (RFC 6066 §3).
         ...(isIP(host) === 0 ? { servername: host } : {})
       })
       this.#open.add(socket)
+      // A warm-up holds no process open; a probe that joins it holds the process with its own deadline.
+      if (early) socket.unref()
       const timer = setTimeout(() => socket.destroy(netError(`TLS handshake over ${timeout} ms`, 'ETIMEDOUT')), timeout)
+      if (early) timer.unref()
       const done = (): void => {
         clearTimeout(timer)
         socket.removeListener('error', onError).removeListener('close', onClose)

@@ -34,6 +34,7 @@ const fastifyKeyguard: FastifyPluginAsync<FastifyKeyguardOptions> = async (fasti
   const options = resolveOptions(opts, process.env)
   const telemetry = await openTelemetry(fastify.log)
   const guard = new Guard(options, fastify.log, { telemetry })
+  guard.warm()
   const faults = options.problem !== false && options.problem.unavailable
   // The conversion's onSend is put back on a route as a request of it is marked (see shed.ts).
   let marked: ((request: object) => void) | undefined
