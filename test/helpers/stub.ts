@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import { createSecureServer } from 'node:http2'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
@@ -54,9 +55,10 @@ export interface StubOptions {
   keepAliveTimeout?: number
   /**
    * A certificate and its key: the stand-in then speaks TLS and offers HTTP/2 and HTTP/1.1 at ALPN, as
-   * providers do, at `https://127.0.0.1:<port>` (the fault modes that write to the raw socket are HTTP/1.1's).
+   * providers do, at `https://127.0.0.1:<port>` (the fault modes that write to the raw socket are HTTP/1.1's);
+   * with `h2: false`, HTTP/1.1 only (no ALPN).
    */
-  tls?: { key: Buffer, cert: Buffer }
+  tls?: { key: Buffer, cert: Buffer, h2?: boolean }
 }
 
 export interface Stub {
@@ -295,9 +297,12 @@ export async function startStub (initial: StubOptions = {}): Promise<Stub> {
   }
   // HTTP/2's compatibility request and response stand in for node:http's in every mode that keeps to
   // headers and body.
+  const { h2 = true, ...tls } = initial.tls ?? {}
   const server: Server | Http2SecureServer = initial.tls === undefined
     ? createServer(listener)
-    : createSecureServer({ ...initial.tls, allowHTTP1: true }, listener as unknown as Parameters<typeof createSecureServer>[1])
+    : h2
+      ? createSecureServer({ ...tls, allowHTTP1: true }, listener as unknown as Parameters<typeof createSecureServer>[1])
+      : createHttpsServer(tls, listener)
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
