@@ -65,10 +65,7 @@ interface Forms {
   short: readonly number[]
 }
 
-const b64 = (bytes: Buffer): string[] => {
-  const text = bytes.toString('base64')
-  return [text, text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')]
-}
+const b64 = (bytes: Buffer): string[] => [bytes.toString('base64'), bytes.toString('base64url')]
 
 /**
  * A secret as it may appear in text: as is, URL-encoded, JSON-escaped, and base64 (standard and URL
