@@ -45,7 +45,7 @@ const answer: Handler = (_req, res) => {
 }
 
 /** An HTTPS stand-in: `h2` offers HTTP/2 and HTTP/1.1 at ALPN, as providers do; otherwise HTTP/1.1 only. */
-async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 'good'): Promise<TlsStandIn> {
+async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 'good', streams?: number): Promise<TlsStandIn> {
   const versions: string[] = []
   const sockets = new Set<Socket>()
   const sessions = new Set<ServerHttp2Session>()
@@ -56,7 +56,7 @@ async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 
     handler(req, res)
   }
   const server = h2
-    ? createSecureServer({ ...tls, allowHTTP1: true }, listener)
+    ? createSecureServer({ ...tls, allowHTTP1: true, ...(streams === undefined ? {} : { settings: { maxConcurrentStreams: streams } }) }, listener)
     : createHttps(tls, listener)
   server.on('connection', (socket: Socket) => {
     opened++
@@ -104,6 +104,20 @@ test('20 probes to an origin that speaks h2: one connection, one handshake, 20 s
   t.ok(await until(() => stand.open() === 0), 'close() destroyed the session and its connection')
   const after = await probe(stand.url, fireworks, KEY, routed(transport))
   t.equal(after.cause, 'unreachable', 'after close, a probe makes no session of its own')
+})
+
+test('an origin that allows 2 streams at once: 12 probes queue on the one connection and all get their answer', async (t) => {
+  let active = 0
+  let peak = 0
+  const stand = await standIn(t, true, (req, res) => {
+    peak = Math.max(peak, ++active)
+    setTimeout(() => { active--; answer(req, res) }, 20)
+  }, 'good', 2)
+  const transport = transportFor(t)
+  const verdicts = await many(12, stand.url, routed(transport))
+  t.same(verdicts.map((v) => v.cause), Array(12).fill('valid'))
+  t.equal(stand.opened(), 1)
+  t.ok(peak <= 2, `at most 2 in flight at the origin (peak ${peak})`)
 })
 
 test('an origin that speaks HTTP/1.1 only: remembered at the first ALPN, then the keep-alive agent', async (t) => {
