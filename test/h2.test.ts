@@ -8,6 +8,7 @@ import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from
 import { createServer as createHttps } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer as createNet } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { test } from 'tap'
@@ -45,7 +46,7 @@ const answer: Handler = (_req, res) => {
 }
 
 /** An HTTPS stand-in: `h2` offers HTTP/2 and HTTP/1.1 at ALPN, as providers do; otherwise HTTP/1.1 only. */
-async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 'good', streams?: number): Promise<TlsStandIn> {
+async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 'good'): Promise<TlsStandIn> {
   const versions: string[] = []
   const sockets = new Set<Socket>()
   const sessions = new Set<ServerHttp2Session>()
@@ -56,7 +57,7 @@ async function standIn (t: Test, h2: boolean, handler: Handler = answer, cert = 
     handler(req, res)
   }
   const server = h2
-    ? createSecureServer({ ...tls, allowHTTP1: true, ...(streams === undefined ? {} : { settings: { maxConcurrentStreams: streams } }) }, listener)
+    ? createSecureServer({ ...tls, allowHTTP1: true }, listener)
     : createHttps(tls, listener)
   server.on('connection', (socket: Socket) => {
     opened++
@@ -106,18 +107,45 @@ test('20 probes to an origin that speaks h2: one connection, one handshake, 20 s
   t.equal(after.cause, 'unreachable', 'after close, a probe makes no session of its own')
 })
 
-test('an origin that allows 2 streams at once: 12 probes queue on the one connection and all get their answer', async (t) => {
+test('an origin that allows 2 streams at once and sends its settings late: 12 probes queue on its one connection', async (t) => {
   let active = 0
   let peak = 0
-  const stand = await standIn(t, true, (req, res) => {
+  let opened = 0
+  const h2 = createSecureServer({ settings: { maxConcurrentStreams: 2 } }, (req, res) => {
     peak = Math.max(peak, ++active)
     setTimeout(() => { active--; answer(req, res) }, 20)
-  }, 'good', 2)
+  })
+  // TLS ends at once; the HTTP/2 server (its SETTINGS preface) takes the connection 100 ms later. Streams sent
+  // before the SETTINGS would be over the limit and refused.
+  const front = createTlsServer({ key: pki.read('good.key'), cert: pki.read('good.pem'), ALPNProtocols: ['h2'] }, (socket) => {
+    opened++
+    setTimeout(() => h2.emit('secureConnection', socket), 100)
+  })
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { front.close(() => resolve()) }))
+  const url = `https://127.0.0.1:${(front.address() as AddressInfo).port}`
   const transport = transportFor(t)
-  const verdicts = await many(12, stand.url, routed(transport))
+  const verdicts = await many(12, url, routed(transport))
   t.same(verdicts.map((v) => v.cause), Array(12).fill('valid'))
-  t.equal(stand.opened(), 1)
+  t.equal(opened, 1)
   t.ok(peak <= 2, `at most 2 in flight at the origin (peak ${peak})`)
+  transport.close()
+})
+
+test('an origin that picks h2 and closes before its settings: a reset, and the next probe connects again', async (t) => {
+  let opened = 0
+  const front = createTlsServer({ key: pki.read('good.key'), cert: pki.read('good.pem'), ALPNProtocols: ['h2'] }, (socket) => {
+    opened++
+    socket.on('error', () => {}).end()
+  })
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { front.close(() => resolve()) }))
+  const url = `https://127.0.0.1:${(front.address() as AddressInfo).port}`
+  const transport = transportFor(t)
+  const verdict = await probe(url, fireworks, KEY, routed(transport))
+  t.same([verdict.cause, verdict.reason], ['unreachable', 'reset'])
+  await probe(url, fireworks, KEY, routed(transport))
+  t.equal(opened, 2, 'not remembered')
 })
 
 test('an origin that speaks HTTP/1.1 only: remembered at the first ALPN, then the keep-alive agent', async (t) => {

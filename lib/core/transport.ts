@@ -209,15 +209,24 @@ export class ProbeTransport {
       const onClose = (): void => onError(netError('socket closed before the TLS handshake ended', 'ECONNRESET'))
       socket.once('error', onError).once('close', onClose)
       socket.once('secureConnect', () => {
-        done()
-        this.#open.delete(socket)
         if (socket.alpnProtocol !== 'h2') {
+          done()
+          this.#open.delete(socket)
           // The agent opens its own connections; this one only asked what the origin speaks.
           socket.on('error', () => {}).destroy()
           resolve(undefined)
           return
         }
-        resolve(this.#session(url, socket))
+        // Streams wait for the origin's SETTINGS (its preface, sent as the handshake ends): opened before
+        // them, the streams beyond its concurrency limit are refused (REFUSED_STREAM) instead of queued.
+        const session = this.#session(url, socket)
+        const lost = (): void => onError(netError('the HTTP/2 session closed before its settings came', 'ECONNRESET'))
+        session.once('close', lost).once('remoteSettings', () => {
+          done()
+          this.#open.delete(socket)
+          session.removeListener('close', lost)
+          resolve(session)
+        })
       })
     })
   }
