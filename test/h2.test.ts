@@ -7,7 +7,6 @@ import { createSecureServer } from 'node:http2'
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2'
 import { createServer as createHttps } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createServer as createNet } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +18,7 @@ import { providers } from '../lib/providers/index.js'
 import type { ProviderSpec } from '../lib/providers/types.js'
 import { until } from './helpers/app.js'
 import { makePki } from './helpers/pki.js'
+import { silent } from './helpers/loopback.js'
 import { settings } from './helpers/probe.js'
 
 const KEY = 'fw_' + 'H'.repeat(28)
@@ -177,39 +177,23 @@ test('a certificate the system does not trust: every probe waiting on the handsh
   t.equal(stand.opened(), 2, 'a failed handshake is not remembered: the next probe connects again')
 })
 
-/** A TCP server that accepts and never answers: a TLS handshake to it never ends. */
-async function silent (t: Test): Promise<{ url: string, sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>()
-  const server = createNet((socket) => {
-    sockets.add(socket)
-    // Read, so that the client's FIN is seen and the socket closes.
-    socket.resume().on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets }
-}
-
 test('a TLS handshake that never ends: the probe ends at its deadline, the transport\'s socket at the handshake timeout', async (t) => {
-  const { sockets, url } = await silent(t)
+  const { open, url } = await silent(t)
   const transport = transportFor(t)
   const verdict = await probe(url, fireworks, KEY, routed(transport, { timeout: 150 }))
   t.same([verdict.cause, verdict.reason], ['unreachable', 'timeout'])
-  t.ok(await until(() => sockets.size === 0), 'the silent connection was closed, not left to the server')
+  t.ok(await until(() => open() === 0), 'the silent connection was closed, not left to the server')
 })
 
 test('close() while the handshake is in flight: the probe settles and nothing is left open', async (t) => {
-  const { sockets, url } = await silent(t)
+  const { open, url } = await silent(t)
   const transport = transportFor(t)
   const pending = probe(url, fireworks, KEY, routed(transport))
-  t.ok(await until(() => sockets.size === 1), 'the handshake started')
+  t.ok(await until(() => open() === 1), 'the handshake started')
   transport.close()
   const verdict = await pending
   t.same([verdict.cause, verdict.reason], ['unreachable', 'reset'])
-  t.ok(await until(() => sockets.size === 0), 'the connection was destroyed')
+  t.ok(await until(() => open() === 0), 'the connection was destroyed')
 })
 
 test('a session the origin ends (GOAWAY, reset): the probes on it are retried on a new session', async (t) => {

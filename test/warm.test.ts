@@ -4,7 +4,6 @@
 import { execFile } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { createSecureServer } from 'node:http2'
-import { createServer as createNet } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
@@ -16,29 +15,13 @@ import { probe } from '../lib/core/probe.js'
 import { ProbeTransport } from '../lib/core/transport.js'
 import { providers } from '../lib/providers/index.js'
 import { until } from './helpers/app.js'
+import { silent } from './helpers/loopback.js'
 import { makePki } from './helpers/pki.js'
 import { settings } from './helpers/probe.js'
 
 const KEY = 'fw_' + 'W'.repeat(28)
 const pki = makePki()
 t.teardown(() => rmSync(pki.dir, { recursive: true, force: true }))
-
-/** A TCP server on 127.0.0.1 that counts the connections it accepts and never answers. */
-async function listener (t: Test): Promise<{ url: string, opened: () => number, open: () => number }> {
-  const sockets = new Set<Socket>()
-  let opened = 0
-  const server = createNet((socket) => {
-    opened++
-    sockets.add(socket)
-    socket.resume().on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, opened: () => opened, open: () => sockets.size }
-}
 
 const register = async (t: Test, baseUrl: string, over: object = {}): Promise<ReturnType<typeof Fastify>> => {
   const app = Fastify()
@@ -48,7 +31,7 @@ const register = async (t: Test, baseUrl: string, over: object = {}): Promise<Re
 }
 
 test('register opens the connection to an HTTPS origin before ready(), once per origin', async (t) => {
-  const stand = await listener(t)
+  const stand = await silent(t)
   const app = Fastify()
   t.teardown(() => app.close())
   const env = { A: KEY, B: KEY }
@@ -60,7 +43,7 @@ test('register opens the connection to an HTTPS origin before ready(), once per 
 })
 
 test('never around a proxy, a dispatcher, nor with probing off, nor to an http: origin', async (t) => {
-  const stand = await listener(t)
+  const stand = await silent(t)
   const agent = new Agent()
   t.teardown(() => agent.close())
   await register(t, stand.url, { env: { FIREWORKS_API_KEY: KEY, HTTPS_PROXY: 'http://127.0.0.1:9' } })
@@ -72,20 +55,20 @@ test('never around a proxy, a dispatcher, nor with probing off, nor to an http: 
 })
 
 test('only for a key that is set (its variable, its _FILE, a value, or a .env file to read at ready())', async (t) => {
-  const stand = await listener(t)
+  const stand = await silent(t)
   await register(t, stand.url, { env: {} })
   await register(t, stand.url, { env: { OTHER: KEY } })
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.equal(stand.opened(), 0, 'an unset key: no connection')
   await register(t, stand.url, { env: { FIREWORKS_API_KEY_FILE: '/run/secrets/fireworks' } })
   t.ok(await until(() => stand.opened() === 1), 'a _FILE')
-  const other = await listener(t)
+  const other = await silent(t)
   await register(t, other.url, { env: {}, dotenv: true })
   t.ok(await until(() => other.opened() === 1), 'a .env file may hold it')
 })
 
 test('nor in fleet mode, where a replica may have nothing to probe (the context, with a fleet)', async (t) => {
-  const stand = await listener(t)
+  const stand = await silent(t)
   const { createContext } = await import('../lib/core/check.js')
   const { resolveOptions } = await import('../lib/core/options.js')
   const { SecretForms } = await import('../lib/core/redact.js')
@@ -134,7 +117,7 @@ test('the probes of ready() take the warmed session: one connection in all', asy
 })
 
 test('a process that registers keyguard and never boots exits at once: the warm-up holds nothing open', async (t) => {
-  const stand = await listener(t)
+  const stand = await silent(t)
   const script = fileURLToPath(new URL('./fixtures/warm-exit.ts', import.meta.url))
   const started = performance.now()
   const out = await new Promise<string>((resolve, reject) => {
