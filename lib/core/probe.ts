@@ -9,7 +9,7 @@ import { requestIdOf, upstreamText } from './redact.js'
 import type { SecretForms } from './redact.js'
 import { parseRetryAfter } from './retry-after.js'
 import { backoff, PROBE_BACKOFF, sleep } from './schedule.js'
-import { undici } from './transport.js'
+import { netError, undici } from './transport.js'
 import type { Route } from './transport.js'
 import type { Inject } from './telemetry.js'
 import { classify, classifyError, transient } from './classify.js'
@@ -96,8 +96,8 @@ function viaSession (
     const stream = session.request(head, { signal, endStream: body === undefined })
     stream.on('error', reject)
     // A stream the origin ends with NO_ERROR (its session destroyed, a GOAWAY below its id) closes without one.
-    const onClose = (): void => reject(Object.assign(new Error(`HTTP/2 stream closed, code ${stream.rstCode ?? 0}`),
-      { code: 'ERR_HTTP2_STREAM_ERROR' }))
+    const onClose = (): void =>
+      reject(netError(`HTTP/2 stream closed, code ${stream.rstCode ?? 0}`, 'ERR_HTTP2_STREAM_ERROR'))
     stream.once('close', onClose)
     stream.once('response', (got) => {
       stream.removeListener('close', onClose)
@@ -155,13 +155,13 @@ function settleOnAbort<T> (pending: Promise<T>, signal: AbortSignal, drop?: (lat
   })
 }
 
+const prematureClose = (): Error => netError('premature close', 'ERR_STREAM_PREMATURE_CLOSE')
+
 /**
  * Reads at most BODY_CAP bytes of the answer, then destroys the stream: nothing more is read. Listeners,
  * not `for await`: the stream's async iterator costs about 6 kB and a dozen promises per probe, which a
  * boot of 50 keys paid 50 times (issue 17).
  */
-const prematureClose = (): Error => Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
-
 function readCapped (body: RawAnswer['body']): Promise<{ text: string, truncated: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []

@@ -68,7 +68,7 @@ export type Route = { session: ClientHttp2Session } | { agent: HttpAgent | undef
 const ALPN = Object.freeze(['h2', 'http/1.1'])
 
 /** A connection error by code, as node:net would make it, so the probe classifies it as any other. */
-function netError (message: string, code: string): Error {
+export function netError (message: string, code: string): Error {
   return Object.assign(new Error(message), { code })
 }
 
