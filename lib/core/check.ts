@@ -104,9 +104,8 @@ export function createContext (
     return () => { closing.delete(fn) }
   }
   const warm = (): void => {
-    // Only where the probes go straight to the origin: never around a proxy or a dispatcher, and not in
-    // fleet mode, where a replica may have nothing to probe.
-    if (probing === false || parts.fleet !== undefined || transport.get() !== undefined) return
+    // Not in fleet mode, where a replica may have nothing to probe (the transport skips proxies and dispatchers).
+    if (probing === false || parts.fleet !== undefined) return
     for (const spec of options.keys) {
       if (spec.probe && configured(spec)) transport.warm(probeUrl(spec.baseUrl, spec.provider), probing.timeout)
     }

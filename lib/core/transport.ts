@@ -138,10 +138,7 @@ export class ProbeTransport {
    * failed connection is forgotten, so the next attempt connects again. `timeout` bounds the handshake.
    */
   route (url: URL, timeout: number): Promise<Route> {
-    const origin = url.origin
-    if (this.#closed || url.protocol !== 'https:' || this.#h1.has(origin)) {
-      return Promise.resolve({ agent: this.agent(url.protocol) })
-    }
+    if (!this.#mayBeH2(url)) return Promise.resolve({ agent: this.agent(url.protocol) })
     return this.#connect(url, timeout, false)
       .then((session) => session === undefined ? { agent: this.agent('https:') } : { session })
   }
@@ -150,10 +147,17 @@ export class ProbeTransport {
    * Opens the connection to an HTTPS origin ahead of its first probe (at register, while the app goes on
    * booting): its handshake, a few round trips to a provider, is then over or under way when `ready()`
    * probes. It carries no key, keeps no process alive, and a failure is left to the probe to meet again.
+   * Never where probes do not go straight to the origin: through the app's dispatcher or a proxy (whose
+   * agent, and undici, are not made for this).
    */
   warm (url: URL, timeout: number): void {
-    if (this.#closed || url.protocol !== 'https:' || this.#h1.has(url.origin)) return
+    if (this.#given !== undefined || proxyEnv(this.#env) !== undefined || !this.#mayBeH2(url)) return
     this.#connect(url, timeout, true).catch(() => {})
+  }
+
+  /** Whether `url`'s origin may speak HTTP/2: HTTPS, not known to speak HTTP/1.1 only, and not closed. */
+  #mayBeH2 (url: URL): boolean {
+    return !this.#closed && url.protocol === 'https:' && !this.#h1.has(url.origin)
   }
 
   /** The origin's HTTP/2 session (`undefined`: HTTP/1.1), negotiated once for every probe that asks. */
