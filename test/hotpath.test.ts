@@ -13,6 +13,8 @@ import { gateShedder, sendShedder } from '../lib/fastify/shed.js'
 import type { RouteContext } from '../lib/fastify/route-config.js'
 import { stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
+import { registrationShapes } from './helpers/shapes.js'
+import type { Shape as RegistrationShape } from './helpers/shapes.js'
 
 const GOOD = 'fw_' + 'S'.repeat(32)
 const BAD = 'fw_' + 'T'.repeat(32)
@@ -44,34 +46,11 @@ function routes (seen: Seen): FastifyPluginAsync {
   }
 }
 
-type Shape = (app: FastifyInstance, options: FastifyKeyguardOptions, seen: Seen) => Promise<void>
+type Shape = RegistrationShape<Seen>
 
-/** Every way a user's code registers keyguard and declares routes (as test/issues/10-registration.test.ts). */
+/** Every way a user's code registers keyguard and declares routes (test/helpers/shapes.ts), and a prefixed child. */
 const SHAPES: Record<string, Shape> = {
-  awaited: async (app, options, seen) => {
-    await app.register(keyguard, options)
-    await routes(seen)(app, {})
-  },
-  'not awaited': async (app, options, seen) => {
-    app.register(keyguard, options)
-    await routes(seen)(app, {})
-  },
-  'routes declared before keyguard': async (app, options, seen) => {
-    await routes(seen)(app, {})
-    app.register(keyguard, options)
-  },
-  'child context registered before keyguard': async (app, options, seen) => {
-    app.register(routes(seen))
-    app.register(keyguard, options)
-  },
-  'child context registered after keyguard': async (app, options, seen) => {
-    app.register(keyguard, options)
-    app.register(routes(seen))
-  },
-  'routes declared in app.after()': async (app, options, seen) => {
-    app.register(keyguard, options)
-    app.after(() => { routes(seen)(app, {}).catch(() => {}) })
-  },
+  ...registrationShapes(routes),
   'prefixed child with its own child and 404 handler': async (app, options, seen) => {
     app.register(keyguard, options)
     app.register(async (child) => {

@@ -2,10 +2,12 @@
 import { test } from 'tap'
 import type { Test } from 'tap'
 import Fastify from 'fastify'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import keyguard from '../../index.js'
 import type { FastifyKeyguardOptions } from '../../index.js'
 import { logs } from '../helpers/app.js'
+import { registrationShapes } from '../helpers/shapes.js'
+import type { Shape } from '../helpers/shapes.js'
 import { stubFor } from '../helpers/stub.js'
 import type { Stub } from '../helpers/stub.js'
 import { kHit } from '../../lib/upstream/watch.js'
@@ -36,34 +38,11 @@ function routes (counters: Counters): FastifyPluginAsync {
   }
 }
 
-type Order = (app: FastifyInstance, options: FastifyKeyguardOptions, counters: Counters) => Promise<void>
+type Order = Shape<Counters>
 
 /** The orders in which a user's code registers keyguard and declares routes. */
 const ORDERS: Record<string, Order> = {
-  awaited: async (app, options, counters) => {
-    await app.register(keyguard, options)
-    await routes(counters)(app, {})
-  },
-  'not awaited': async (app, options, counters) => {
-    app.register(keyguard, options)
-    await routes(counters)(app, {})
-  },
-  'routes in a child context registered after keyguard': async (app, options, counters) => {
-    app.register(keyguard, options)
-    app.register(routes(counters))
-  },
-  'routes in a child context registered before keyguard': async (app, options, counters) => {
-    app.register(routes(counters))
-    app.register(keyguard, options)
-  },
-  'routes declared before keyguard': async (app, options, counters) => {
-    await routes(counters)(app, {})
-    app.register(keyguard, options)
-  },
-  'routes declared in app.after()': async (app, options, counters) => {
-    app.register(keyguard, options)
-    app.after(() => { routes(counters)(app, {}).catch(() => {}) })
-  },
+  ...registrationShapes(routes),
   'routes in a prefixed child with its own child': async (app, options, counters) => {
     app.register(keyguard, options)
     app.register(async (child) => { child.register(routes(counters)) }, { prefix: '' })
