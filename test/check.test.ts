@@ -7,6 +7,7 @@ import { silentLogger } from '../lib/core/log.js'
 import { resolveOptions } from '../lib/core/options.js'
 import type { ResolvedKey } from '../lib/core/options.js'
 import { SecretForms } from '../lib/core/redact.js'
+import { probeUrl } from '../lib/core/probe.js'
 
 const KEY = 'fw_' + 'K'.repeat(32)
 
@@ -22,7 +23,8 @@ function context (pause: (ms: number) => Promise<void>, signal: AbortSignal, rea
     onFault: () => {},
     log: silentLogger,
     scrub: (text) => text,
-    telemetry: NO_TELEMETRY
+    telemetry: NO_TELEMETRY,
+    url: (spec) => probeUrl(spec.baseUrl, spec.provider)
   }
 }
 

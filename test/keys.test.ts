@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import Fastify from 'fastify'
 import t, { test } from 'tap'
 import keyguard from '../index.js'
@@ -56,6 +57,21 @@ test('placeholders and templates are still refused in every provider\'s slot', a
       t.match(inspect(value, provider, ALL, foreignPrefixes), { ok: false, verdict: { reason: 'template' } }, `${provider.id}: ${value}`)
     }
   }
+})
+
+test('entropy(): the count in an array (ASCII) gives the bits a count per character gives (fast-check)', async (t) => {
+  const reference = (text: string): number => {
+    const counts = new Map<string, number>()
+    for (const char of text) counts.set(char, (counts.get(char) ?? 0) + 1)
+    let bits = 0
+    for (const count of counts.values()) bits -= (count / text.length) * Math.log2(count / text.length)
+    return bits
+  }
+  const same = (text: string): boolean => Math.abs(entropy(text) - reference(text)) < 1e-9
+  fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 64 }), same), { numRuns: RUNS })
+  // Beside the Map count: astral and non-ASCII characters.
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 64 }), same), { numRuns: RUNS })
+  t.pass('both counts agree')
 })
 
 test('generated(): the make-up of a generated key', async (t) => {

@@ -89,3 +89,16 @@ test('the base64 forms: standard, and URL-safe without padding, at each alignmen
   }), { numRuns: 500 })
   t.pass()
 })
+
+test('a key base64-encoded after any prefix (`Basic base64(user:key)`) is found and scrubbed at each alignment (fast-check)', async (t) => {
+  const { default: fc } = await import('fast-check')
+  const { echoes, scrub } = await import('../lib/core/redact.js')
+  const cache = new SecretForms()
+  // 12 characters or more: each alignment's form keeps at least 8 after its first and last 4 are cut.
+  fc.assert(fc.property(fc.string({ minLength: 12, maxLength: 60 }), fc.string({ maxLength: 10 }), fc.boolean(),
+    (key, prefix, url) => {
+      const text = Buffer.from(prefix + key).toString(url ? 'base64url' : 'base64')
+      return echoes(text, [key], cache) && scrub(text, [key], cache) !== text
+    }), { numRuns: 1000 })
+  t.pass()
+})

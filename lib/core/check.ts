@@ -74,6 +74,8 @@ export interface Context {
   fleet?: Pick<Fleet, 'send'> | undefined
   /** Spans and the probe duration (`NO_TELEMETRY` without an OpenTelemetry SDK). */
   telemetry: Telemetry
+  /** A key's probe URL, made once per key: the warm-up, every check and every probe use the same. */
+  url: (spec: ResolvedKey) => URL
 }
 
 /** The key one check starts from: the key in use, its result, the `unreachable` verdicts held back so far. */
@@ -103,19 +105,23 @@ export function createContext (
     closing.add(fn)
     return () => { closing.delete(fn) }
   }
+  const urls = new Map<ResolvedKey, URL>()
+  const url = (spec: ResolvedKey): URL => {
+    let made = urls.get(spec)
+    if (made === undefined) urls.set(spec, made = probeUrl(spec.baseUrl, spec.provider))
+    return made
+  }
   const warm = (): void => {
     // Not in fleet mode, where a replica may have nothing to probe (the transport skips proxies and dispatchers).
     if (probing === false || parts.fleet !== undefined) return
-    for (const spec of options.keys) {
-      if (spec.probe && configured(spec)) transport.warm(probeUrl(spec.baseUrl, spec.provider), probing.timeout)
-    }
+    for (const spec of options.keys) if (spec.probe && configured(spec)) transport.warm(url(spec), probing.timeout)
   }
   // A key that is not set yet (an optional one, or one a later plugin sets) gets no connection ahead; a
   // .env file is read only at ready().
   const configured = (spec: ResolvedKey): boolean => spec.value !== undefined || options.dotenv !== false ||
     Object.hasOwn(options.env, spec.env) || Object.hasOwn(options.env, `${spec.env}_FILE`)
   const close = (): void => transport.close()
-  return { ...parts, options, env, pause, dispatcher: () => transport.get(), route, onAbort, warm, close }
+  return { ...parts, options, env, pause, dispatcher: () => transport.get(), route, onAbort, warm, close, url }
 }
 
 interface Read {
@@ -219,12 +225,12 @@ function sender (
   const { signal, random, forms, route, onAbort } = context
   const onFault = (err: Error): void => context.onFault(err, spec)
   const { timeout, retries } = settings
-  const common = { timeout, retries, signal, random, forms, onFault, route, onAbort }
+  const url = context.url(spec)
+  const common = { timeout, retries, signal, random, forms, onFault, route, onAbort, url }
   const dispatcher = context.dispatcher()
   const each = { ...common, dispatcher, ...(deadline === undefined ? {} : { deadline }) }
   const { telemetry, fleet } = context
   const target = { key: spec.name, provider: spec.provider.id, method: spec.provider.probe.method ?? 'GET' }
-  const url = probeUrl(spec.baseUrl, spec.provider)
   const send = (key: string): Promise<Verdict> => telemetry.probe({ ...target, url }, (inject) =>
     probe(spec.baseUrl, spec.provider, key, inject === undefined ? each : { ...each, inject }))
   return fleet === undefined ? send : (key) => fleet.send(spec, key, send, deadline)

@@ -18,18 +18,46 @@ import { describeMismatch } from './wording.js'
 /** Fewest ms between two rechecks triggered by upstream 401s (a burst of 1 000 causes one probe). */
 export const SUSPECT_GAP = 5_000
 
-interface Entry {
-  spec: ResolvedKey
-  result: CheckResult
+class Entry {
+  readonly spec: ResolvedKey
   /** The clean key in use, when one passed inspection. Never logged. */
-  secret: string | undefined
+  secret: string | undefined = undefined
   /** Consecutive `unreachable` verdicts held back from a passing key (hysteresis). */
-  strikes: number
+  strikes = 0
   /** Clock time of the last recheck raised by an upstream 401. */
-  lastSuspect: number
+  lastSuspect = -Infinity
   /** Fingerprint of another credential a rejected request carried (or `UNSEEN`), until the key changes. */
   mismatch?: string | typeof UNSEEN | undefined
+  #result: CheckResult | undefined
+  /** When the guard was made: the `checkedAt` of the pending result. */
+  readonly #since: string
+
+  constructor (spec: ResolvedKey, since: string) {
+    this.spec = spec
+    this.#since = since
+  }
+
+  /**
+   * The key's current result. Before its first check, the pending one, worded when first read: a boot
+   * replaces every key's pending result, mostly unread (issue 17).
+   */
+  get result (): CheckResult {
+    this.#result ??= pendingResult(this.spec, this.#since)
+    return this.#result
+  }
+
+  set result (result: CheckResult) {
+    this.#result = result
+  }
+
+  /** The result when one was made or read, else `undefined` (still the pending result, never worded). */
+  peek (): CheckResult | undefined {
+    return this.#result
+  }
 }
+
+/** What `transition` reads of a pending result. */
+const PENDING = Object.freeze({ status: 'fail', cause: 'pending' } as const)
 
 /**
  * Per-key state and its events: results and the report cache, transitions with their log lines and
@@ -75,11 +103,8 @@ export class Guard {
       : new Fleet(options.fleet, { log, clock, random, probe: options.probe, onVerdict })
     const fleet = this.#fleet
     this.#context = createContext(options, { signal, random, forms: this.forms, log, scrub, onFault, fleet, telemetry })
-    const checkedAt = new Date().toISOString()
-    for (const spec of options.keys) {
-      const result = pendingResult(spec, checkedAt)
-      this.#entries.set(spec.name, { spec, result, secret: undefined, strikes: 0, lastSuspect: -Infinity })
-    }
+    const since = new Date().toISOString()
+    for (const spec of options.keys) this.#entries.set(spec.name, new Entry(spec, since))
     telemetry.watch(() => [...this.#entries.values()].map((entry) => entry.result))
   }
 
@@ -115,12 +140,17 @@ export class Guard {
 
   /** Every key's current result and the aggregate status. Holds no secret. */
   report (): Report {
+    return structuredClone(this.#snapshot())
+  }
+
+  /** The report, cached until a key changes; never handed to the application, which gets copies. */
+  #snapshot (): Report {
     if (this.#report === undefined) {
       const checks: Record<string, CheckResult> = {}
       for (const [name, entry] of this.#entries) checks[name] = entry.result
       this.#report = { status: aggregate(Object.values(checks).map((check) => check.status)), checks }
     }
-    return structuredClone(this.#report)
+    return this.#report
   }
 
   /** The aggregate status, without copying anything. */
@@ -169,11 +199,14 @@ export class Guard {
     this.#context.warm()
   }
 
-  /** The boot check: every key concurrently (at most `CONCURRENCY` at a time), each probe ending by `deadline`. */
-  async start (deadline: number): Promise<Report> {
+  /**
+   * The boot check: every key concurrently (at most `CONCURRENCY` at a time), each probe ending by `deadline`.
+   * Resolves to the report itself, not a copy: its callers (the plugin's `onReady`, the CLI) only read it.
+   */
+  async start (deadline: number): Promise<Readonly<Report>> {
     await this.#fleet?.start()
     await this.telemetry.boot(() => this.#schedule.runAll(this.names(), deadline))
-    return this.report()
+    return this.#snapshot()
   }
 
   /** Re-reads and re-probes one key, or all; joins a check already running. Resolves to the new report. */
@@ -293,14 +326,16 @@ export class Guard {
     }
     entry.secret = next.secret
     this.#secrets = undefined
-    const previous = entry.result
+    const { onChange } = this.#options
+    // The pending result is worded only for onChange, which hands it out.
+    const previous = onChange === undefined ? entry.peek() : entry.result
     this.#set(entry, result)
-    const line = transition(previous, result)
+    const line = transition(previous ?? PENDING, result)
     if (line === undefined) return
     this.#log[line.level]({ keyguard: line.keyguard }, line.message)
-    const { onChange } = this.#options
     if (onChange === undefined) return
-    const change: Change = { name: spec.name, previous, current: structuredClone(result) }
+    // Read through entry.result above: never undefined here.
+    const change: Change = { name: spec.name, previous: previous as CheckResult, current: structuredClone(result) }
     const failed = (err: unknown): void => this.#failed(err, 'the onChange callback threw or rejected', spec.name)
     callSafely(() => onChange(this.report(), change), failed)
   }

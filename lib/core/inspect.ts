@@ -124,13 +124,26 @@ const PLACEHOLDER_SEGMENTS: readonly string[] = Object.freeze([
 
 /** Shannon entropy of `text` in bits per character. */
 export function entropy (text: string): number {
-  const counts = new Map<string, number>()
-  for (const char of text) counts.set(char, (counts.get(char) ?? 0) + 1)
   let bits = 0
-  for (const count of counts.values()) {
+  const add = (count: number): void => {
     const p = count / text.length
     bits -= p * Math.log2(p)
   }
+  // ASCII (every key body judged here) is counted in an array, without a Map and a string per character.
+  const counts = new Uint32Array(128)
+  let ascii = true
+  for (let i = 0; ascii && i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 128) counts[code] = (counts[code] as number) + 1
+    else ascii = false
+  }
+  if (ascii) {
+    for (const count of counts) if (count > 0) add(count)
+    return bits
+  }
+  const chars = new Map<string, number>()
+  for (const char of text) chars.set(char, (chars.get(char) ?? 0) + 1)
+  for (const count of chars.values()) add(count)
   return bits
 }
 
@@ -195,6 +208,8 @@ function looksBase64 (value: string, own: ProviderSpec): boolean {
 }
 
 const SURROUNDING = ' \t\r\n'
+/** Printable ASCII without the space: `!` to `~`. */
+const PRINTABLE = /^[\x21-\x7e]*$/
 
 function fail (reason: string, notes: NoteCode[], facts?: Verdict['facts']): Inspection {
   const cause = reason === 'empty' || reason === 'blank' ? 'missing' : 'malformed'
@@ -228,14 +243,21 @@ export function inspect (
   value = value.slice(start, end)
   if (value === '') return fail(raw === '' ? 'empty' : 'blank', notes)
 
-  const chars = Array.from(value)
-  const control = find(chars, offset, (code) => code !== 0x09 && isControl(code))
-  if (control !== undefined) return fail('control-character', notes, control)
-  const invisible = find(chars, offset, isInvisible)
-  if (invisible !== undefined) return fail('invisible', notes, invisible)
+  // A value of printable ASCII alone (every issued key) holds no control, invisible, space or non-ASCII
+  // character, and its characters are its UTF-16 units: the scans below are skipped (issue 17: a boot
+  // inspects every key).
+  const plain = PRINTABLE.test(value)
+  const chars = plain ? undefined : Array.from(value)
+  const length = chars?.length ?? value.length
+  if (chars !== undefined) {
+    const control = find(chars, offset, (code) => code !== 0x09 && isControl(code))
+    if (control !== undefined) return fail('control-character', notes, control)
+    const invisible = find(chars, offset, isInvisible)
+    if (invisible !== undefined) return fail('invisible', notes, invisible)
+  }
   // Before the pattern heuristics below, some of which take quadratic time on long inputs.
   const max = own.key?.maxLength ?? KEY_LENGTH.max
-  if (chars.length > max) return fail('too-long', notes, { length: chars.length, max })
+  if (length > max) return fail('too-long', notes, { length, max })
 
   // One quote is enough: a key holds none, and an unterminated one is a .env quoting mistake too.
   if (/^["'`]|["'`]$/.test(value)) return fail('quoted', notes)
@@ -251,10 +273,12 @@ export function inspect (
     if (isPlaceholder(value, own.env)) return fail('placeholder', notes)
   }
 
-  const space = find(chars, offset, (code) => code === 0x20 || code === 0x09)
-  if (space !== undefined) return fail('inner-whitespace', notes, { position: space.position, count: space.count })
-  const foreign = find(chars, offset, (code) => code > 0x7e)
-  if (foreign !== undefined) return fail('non-ascii', notes, foreign)
+  if (chars !== undefined) {
+    const space = find(chars, offset, (code) => code === 0x20 || code === 0x09)
+    if (space !== undefined) return fail('inner-whitespace', notes, { position: space.position, count: space.count })
+    const foreign = find(chars, offset, (code) => code > 0x7e)
+    if (foreign !== undefined) return fail('non-ascii', notes, foreign)
+  }
 
   const other = foreignOwner(value, own, others, services)
   if (other !== undefined) return fail('wrong-provider', notes, { other })
@@ -263,7 +287,7 @@ export function inspect (
   if (looksBase64(value, own)) return fail('base64', notes)
 
   const min = own.key?.minLength ?? KEY_LENGTH.min
-  if (chars.length < min) return fail('too-short', notes, { length: chars.length, min })
+  if (length < min) return fail('too-short', notes, { length, min })
   if (own.key?.pattern !== undefined && !own.key.pattern.test(value)) notes.push('shape')
   return { ok: true, key: value, notes }
 }

@@ -41,7 +41,7 @@ export function asError (err: unknown): Error {
  * `undefined` when nothing an operator acts on changed (cause, status and fingerprint are the same).
  */
 export function transition (
-  previous: CheckResult, result: CheckResult
+  previous: Pick<CheckResult, 'status' | 'cause' | 'fingerprint'>, result: CheckResult
 ): { level: keyof Logger, keyguard: object, message: string } | undefined {
   const { name, provider, env, status, cause, reason, fingerprint, httpStatus, latencyMs, notes, message, fix } = result
   if (previous.cause === cause && previous.status === status && previous.fingerprint === fingerprint) return undefined

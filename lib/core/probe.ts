@@ -52,6 +52,8 @@ export interface ProbeSettings {
   forms?: SecretForms
   /** Adds the trace context of the probe's span to its headers (set only while a tracer is active). */
   inject?: Inject | undefined
+  /** The probe URL (`probeUrl`), when the caller has it already; never changed. */
+  url?: URL | undefined
 }
 
 interface RawAnswer {
@@ -263,7 +265,7 @@ function keepClean (verdict: Verdict, key: string, forms: SecretForms | undefine
 export async function probe (
   baseUrl: string, provider: ProviderSpec, key: string, settings: ProbeSettings
 ): Promise<Verdict> {
-  const url = probeUrl(baseUrl, provider)
+  const url = settings.url ?? probeUrl(baseUrl, provider)
   const random = settings.random ?? Math.random
   const deadline = settings.deadline ?? Infinity
   let verdict: Verdict = { cause: 'unreachable', reason: 'aborted' }
