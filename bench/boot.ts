@@ -5,7 +5,8 @@
 // (a build must sit under the repository, whose package.json makes its .js files ES modules); --prof=<dir>
 // profiles the keyguard children into <dir> for bench/profile.ts --window.
 // prints, per build, the median over rounds of the children's own clocks (process start to listening) minus
-// plain Fastify's, of register → ready (the probes), and of CPU to listening over plain's.
+// plain Fastify's, of register → ready (the probes), and of CPU to listening over plain's; and the floor: plain
+// Fastify doing the probes' network work by hand (bench/server.ts `floor`).
 import { fork } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -57,8 +58,11 @@ async function run (dir: string, variant: ServerConfig['variant']): Promise<Mark
 }
 
 const rows = new Map(builds.map((b) => [b.name, { overhead: [] as number[], ready: [] as number[], cpu: [] as number[], own: [] as number[] }]))
+const floors: number[] = []
 for (let round = 0; round < rounds; round++) {
   const plain = await run(builds[0]?.dir as string, 'plain')
+  const floor = await run(builds[0]?.dir as string, 'floor')
+  floors.push((floor.listening as number) - (plain.listening as number))
   for (let i = 0; i < builds.length; i++) {
     const build = builds[(round + i) % builds.length] as { name: string, dir: string }
     const marks = await run(build.dir, 'keyguard')
@@ -72,6 +76,7 @@ for (let round = 0; round < rounds; round++) {
 }
 const f = (list: number[]): string => `${median(list).toFixed(1)} (${Math.min(...list).toFixed(0)}…${Math.max(...list).toFixed(0)})`
 console.log(`${keys} key(s), ${rounds} rounds: median (min…max) ms`)
+console.log(`floor      over plain ${f(floors)}  (plain Fastify doing the probes' network work by hand)`)
 for (const [name, row] of rows) {
   console.log(`${name.padEnd(10)} over plain ${f(row.overhead)}  ready ${f(row.ready)}  CPU over plain ${f(row.cpu)}  CPU to ready over plain ${f(row.own)}`)
 }

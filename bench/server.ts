@@ -17,7 +17,12 @@ mark('fastifyLoaded')
 
 /** What the parent passes in `BENCH_SERVER` (JSON). */
 export interface ServerConfig {
-  variant: 'plain' | 'keyguard'
+  /**
+   * `floor`: plain Fastify that, at ready, does by hand the network work the keys' probes need (one TLS
+   * connection to the stand-in, one HTTP/2 stream per key, each answer read), with no keyguard: the
+   * physical limit of a boot that probes (case 5).
+   */
+  variant: 'plain' | 'keyguard' | 'floor'
   /** The stand-in provider's base URL. */
   stub: string
   /** Guarded keys: 0 = the one `fireworks` key, N > 0 = `k1`…`kN` read from `K1`…`KN`. */
@@ -26,6 +31,8 @@ export interface ServerConfig {
   upstreamKey: string
   /** Log at `info` (Fastify's default level) into /dev/null instead of not logging at all. */
   logger?: boolean
+  /** `floor`: the stand-in speaks HTTP/1.1 only (TLS or cleartext). */
+  http1?: boolean
   /** keyguard's `probe.interval`; 0 turns its timers off, backoff rechecks included. */
   probeInterval?: number
 }
@@ -54,6 +61,36 @@ function upstream401 (): Error {
 
 const send = (message: Message): void => { process.send?.(message) }
 
+/**
+ * The `floor` variant's probes: what any live check of these keys must do, written with node:http2 alone.
+ * One connection (its TLS handshake, trusting NODE_EXTRA_CA_CERTS as keyguard does), then every key's GET
+ * of the Fireworks probe path as a stream of its own, all at once, each answer read to its end.
+ */
+async function bareProbes (stub: string, keys: number, http1: boolean): Promise<void> {
+  const values = keys === 0 ? [process.env.FIREWORKS_API_KEY] : Array.from({ length: keys }, (_, i) => process.env[`K${i + 1}`])
+  const path = '/v1/accounts/fireworks/models?pageSize=1'
+  if (http1) {
+    // A stand-in without HTTP/2: a keep-alive agent, a connection per concurrent request, as keyguard's.
+    const { Agent, request } = stub.startsWith('https:') ? await import('node:https') : await import('node:http')
+    const agent = new Agent({ keepAlive: true })
+    await Promise.all(values.map((key) => new Promise<void>((resolve, reject) => {
+      request(`${stub}${path}`, { agent, headers: { authorization: `Bearer ${String(key)}` } }, (res) => {
+        res.on('data', () => {}).on('end', resolve).on('error', reject)
+      }).on('error', reject).end()
+    })))
+    agent.destroy()
+    return
+  }
+  const { connect } = await import('node:http2')
+  const session = connect(stub)
+  session.on('error', () => {})
+  await Promise.all(values.map((key) => new Promise<void>((resolve, reject) => {
+    const stream = session.request({ ':path': path, authorization: `Bearer ${String(key)}` })
+    stream.on('error', reject).on('data', () => {}).on('end', resolve)
+  })))
+  session.close()
+}
+
 async function build (): Promise<FastifyInstance> {
   const app = Fastify({ logger: config.logger === true ? { level: 'info', stream: createWriteStream('/dev/null') } : false })
   const gate = config.keys === 0 ? 'fireworks' : 'k1'
@@ -79,6 +116,7 @@ async function build (): Promise<FastifyInstance> {
   } else {
     app.get('/gated', async () => SMALL)
     app.get('/readyz', async () => READY)
+    if (config.variant === 'floor') app.addHook('onReady', () => bareProbes(config.stub, config.keys, config.http1 === true))
   }
   app.get('/json', async () => SMALL)
   app.get('/const', async () => READY)

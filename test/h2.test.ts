@@ -185,6 +185,43 @@ test('a TLS handshake that never ends: the probe ends at its deadline, the trans
   t.ok(await until(() => open() === 0), 'the silent connection was closed, not left to the server')
 })
 
+test('a stream with no answer, and one whose body stalls: each probe ends at its deadline, its stream reset', async (t) => {
+  const closed: string[] = []
+  const stand = await standIn(t, true, (req, res) => {
+    req.on('close', () => closed.push(String(req.url)))
+    // /stall sends headers and a first piece of the body, then nothing; /hang sends nothing at all.
+    if (String(req.url).includes('stall')) {
+      const h2 = res as Http2ServerResponse
+      h2.writeHead(200, { 'content-type': 'application/json' })
+      h2.write('{"models":[')
+    }
+  })
+  const transport = transportFor(t)
+  const hang = { ...fireworks, probe: { path: '/hang' } }
+  const stall = { ...fireworks, probe: { path: '/stall' } }
+  const [hung, stalled] = await Promise.all([
+    probe(stand.url, hang, KEY, routed(transport, { timeout: 200, retries: 0 })),
+    probe(stand.url, stall, KEY, routed(transport, { timeout: 200, retries: 0 }))
+  ])
+  t.same([hung.cause, hung.reason], ['unreachable', 'timeout'], 'no answer: the deadline')
+  t.same([stalled.cause, stalled.reason], ['unreachable', 'timeout'], 'a stalled body: the deadline')
+  t.ok(await until(() => closed.length === 2), 'both streams were reset by the client, not left open')
+  t.equal(stand.opened(), 1, 'on the one session, which stays')
+})
+
+test('the app closes while a stream waits for its answer: the probe settles at once as aborted', async (t) => {
+  const stand = await standIn(t, true, () => {})
+  const transport = transportFor(t)
+  const controller = new AbortController()
+  const started = performance.now()
+  const pending = probe(stand.url, fireworks, KEY, routed(transport, { timeout: 5_000, signal: controller.signal }))
+  t.ok(await until(() => stand.versions.length === 1), 'the stream was sent')
+  controller.abort()
+  const verdict = await pending
+  t.same([verdict.cause, verdict.reason], ['unreachable', 'aborted'])
+  t.ok(performance.now() - started < 4_000, 'long before the deadline')
+})
+
 test('close() while the handshake is in flight: the probe settles and nothing is left open', async (t) => {
   const { open, url } = await silent(t)
   const transport = transportFor(t)

@@ -4,7 +4,7 @@ import { test } from 'tap'
 import type { Test } from 'tap'
 import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
-import { BODY_CAP, probe, probeUrl } from '../lib/core/probe.js'
+import { BODY_CAP, probe, probeUrl, Stop } from '../lib/core/probe.js'
 import { sleep } from '../lib/core/schedule.js'
 import { RETRY_AFTER_CAP } from '../lib/core/retry-after.js'
 import { providers } from '../lib/providers/index.js'
@@ -528,4 +528,17 @@ test('faults #18: an answer that arrives after the deadline is dropped and its b
   await sleep(150, new AbortController().signal)
   t.equal(stub.hits, 1)
   t.ok(late?.body.destroyed, 'the late body was destroyed')
+})
+
+test('Stop: the step in flight is stopped once, with the reason; a step registered after the stop runs at once', async (t) => {
+  const seen: unknown[] = []
+  const stop = new Stop()
+  stop.on((reason) => seen.push(['first', reason]))
+  stop.on((reason) => seen.push(['second', reason]))
+  stop.stop('deadline')
+  stop.stop('close')
+  t.same(seen, [['second', 'deadline']], 'only the step in flight, once, with the first reason')
+  stop.on((reason) => seen.push(['late', reason]))
+  t.same(seen.at(-1), ['late', 'deadline'], 'a step that starts after the stop is stopped at once')
+  t.same([stop.stopped, stop.reason], [true, 'deadline'])
 })

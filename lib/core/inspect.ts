@@ -124,12 +124,8 @@ const PLACEHOLDER_SEGMENTS: readonly string[] = Object.freeze([
 
 /** Shannon entropy of `text` in bits per character. */
 export function entropy (text: string): number {
-  let bits = 0
-  const add = (count: number): void => {
-    const p = count / text.length
-    bits -= p * Math.log2(p)
-  }
-  // ASCII (every key body judged here) is counted in an array, without a Map and a string per character.
+  // ASCII (every key body judged here) is counted in an array, without a Map and a string per character;
+  // indexed loops, as a boot runs this code cold, where each step of a for-of allocates.
   const counts = new Uint32Array(128)
   let ascii = true
   for (let i = 0; ascii && i < text.length; i++) {
@@ -137,13 +133,17 @@ export function entropy (text: string): number {
     if (code < 128) counts[code] = (counts[code] as number) + 1
     else ascii = false
   }
+  let bits = 0
   if (ascii) {
-    for (const count of counts) if (count > 0) add(count)
+    for (let code = 0; code < 128; code++) {
+      const p = (counts[code] as number) / text.length
+      if (p > 0) bits -= p * Math.log2(p)
+    }
     return bits
   }
   const chars = new Map<string, number>()
   for (const char of text) chars.set(char, (chars.get(char) ?? 0) + 1)
-  for (const count of chars.values()) add(count)
+  for (const count of chars.values()) bits -= (count / text.length) * Math.log2(count / text.length)
   return bits
 }
 
