@@ -9,7 +9,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import keyguard from '../index.js'
 import type { FastifyKeyguardOptions } from '../index.js'
-import { gateShedder, sendShedder } from '../lib/fastify/shed.js'
+import { gateShedder, handlerShedder, sendShedder } from '../lib/fastify/shed.js'
 import type { RouteContext } from '../lib/fastify/route-config.js'
 import { stubFor } from './helpers/stub.js'
 import type { Stub } from './helpers/stub.js'
@@ -422,4 +422,125 @@ test('the onSend shedder keeps the hook where the list is not as expected; marks
   t.same(context.onSend, list, 'back')
   sheds.shed(context)
   t.same(context.onSend, list, 'a route is shed once: once marked, the hook stays')
+})
+
+test('the context hook moves into the handler where it is the route\'s last preHandler; every handler kind keeps its request', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  // An app onSend hook that calls the upstream: run by the reply a handler's result is sent with.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if ((request.query as { send?: string }).send === undefined) return payload
+    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
+    reply.code(res.status)
+    return res.text()
+  })
+  await app.register(keyguard, {
+    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
+    env: { FIREWORKS_API_KEY: GOOD },
+    probe: { interval: 0, retries: 0 }
+  })
+  type Handled = Context & { preHandler: Hook[] | null, handler: Hook }
+  const contexts: Record<string, Handled> = {}
+  const seen = (request: FastifyRequest): void => { contexts[String(request.routeOptions.url)] = contextOf(request) as Handled }
+  const holds = (context: Handled | undefined): number =>
+    (context?.preHandler ?? []).filter((hook) => hook.name === 'bound keyguardContext').length
+  // Not async: a sync handler's value is sent by Fastify after the handler returns.
+  app.get('/value', function (request) { seen(request); return { ok: true } })
+  app.get('/send', function (request, reply) { seen(request); reply.send({ ok: true }) })
+  app.get('/this', function (this: FastifyInstance, request) { seen(request); return { root: this === app } })
+  app.get('/throws', function (request) { seen(request); throw Object.assign(new Error('the handler failed'), { statusCode: 418 }) })
+  app.get('/null', function (request) { seen(request); return null })
+  // A route preHandler runs after keyguard's global one, and may call the upstream itself.
+  app.get('/after', {
+    preHandler: async (request, reply) => {
+      if ((request.query as { call?: string }).call === undefined) return
+      // It answers with the upstream's answer itself.
+      const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
+      return reply.code(res.status).header('content-type', 'application/json').send(await res.text())
+    }
+  }, async (request) => { seen(request); return { ok: true } })
+  await app.ready()
+
+  for (let i = 0; i < 3; i++) {
+    t.same((await app.inject('/value')).json(), { ok: true })
+    t.same((await app.inject('/send')).json(), { ok: true })
+    t.same((await app.inject('/this')).json(), { root: true }, 'the handler\'s this is the Fastify instance')
+    const thrown = await app.inject('/throws')
+    t.same([thrown.statusCode, thrown.json().message], [418, 'the handler failed'], 'a throw is the error it was')
+    const nothing = await app.inject('/null')
+    t.same([nothing.statusCode, nothing.body], [200, 'null'], 'null is sent as null')
+    t.equal((await app.inject('/after')).statusCode, 200)
+  }
+  for (const url of ['/value', '/send', '/this', '/throws', '/null']) {
+    t.equal(contexts[url]?.preHandler, null, `${url}: no preHandler runner left`)
+    t.equal(contexts[url]?.handler.name, 'keyguardHandler', `${url}: the handler carries the request`)
+  }
+  t.equal(holds(contexts['/after']), 1, '/after: a preHandler after keyguard\'s keeps the hook')
+
+  stub.set('auth', { keys: [] })
+  for (const url of ['/value?send=1', '/send?send=1', '/after?call=1']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 502, `${url}: converted on a later request`)
+    t.match(res.json(), { code: 'FST_KEYGUARD_UPSTREAM_UNAUTHORIZED', key: 'fireworks' })
+  }
+  // The watching client is in use now: a moved route's next request puts the hook and the handler back.
+  t.same((await app.inject('/this')).json(), { root: true })
+  t.equal(holds(contexts['/this']), 1, '/this: the hook is back')
+  t.not(contexts['/this']?.handler.name, 'keyguardHandler', '/this: and its own handler')
+  t.same((await app.inject('/this')).json(), { root: true }, 'which still has the Fastify instance as this')
+  for (const url of ['/value?send=1', '/null?send=1']) {
+    t.equal((await app.inject(url)).statusCode, 502, `${url}: converted through the hook`)
+  }
+})
+
+test('the context hook stays in the list whenever the route\'s shape is not the expected one', async (t) => {
+  const hook = function keyguardContext () {}
+  const ran: unknown[] = []
+  const carrier = { run: (request: never, fn: () => unknown) => { ran.push(request); return fn() }, active: false }
+  const move = handlerShedder(hook, carrier)
+  const handler = (): string => 'answer'
+  const context = (preHandler: unknown, h: unknown = handler): RouteContext => ({ preHandler, handler: h }) as RouteContext
+  move(undefined)
+  move(null as unknown as RouteContext)
+  for (const [why, ctx] of Object.entries({
+    'no hook list': context(undefined),
+    'the hook not in it': context([() => {}]),
+    'the hook twice': context([hook.bind(null), hook.bind(null)]),
+    'another preHandler after it': context([hook.bind(null), () => {}]),
+    'no handler function': context([hook.bind(null)], 'not a function')
+  })) {
+    const list = ctx.preHandler
+    move(ctx)
+    t.equal(ctx.preHandler, list, `${why}: the list is untouched`)
+  }
+  const before = context([() => {}, hook])
+  move(before)
+  t.same((before.preHandler as unknown[]).length, 1, 'moved: the hook left, the one before stays')
+  const moved = before.handler as (request: unknown, reply: unknown) => unknown
+  t.equal(moved('request', { send: () => {} }), undefined, 'a value is sent by the handler')
+  t.same(ran, ['request'], 'inside the request\'s context')
+  const again = before.handler
+  move(before)
+  t.equal(before.handler, again, 'a route is looked at once')
+
+  // The watching client comes into use: the next request of a moved route puts the hook and the handler back.
+  carrier.active = true
+  const later = context([hook])
+  move(later)
+  t.equal(later.handler, handler, 'no route is moved once the client is in use')
+  const answer = (before.handler as (request: unknown, reply: unknown) => unknown)('after', { send: () => {} })
+  t.equal(before.handler, handler, 'the handler is back')
+  t.equal((before.preHandler as unknown[]).at(-1), hook, 'and the hook, last')
+  t.equal(answer, undefined, 'this request still ran in its context (a value: sent)')
+  t.same(ran.slice(-1), ['after'])
+  // A handler's promise, once the client is in use: handed on as a thenable whose then runs in the context.
+  carrier.active = false
+  const promising = context([hook], async () => 'value')
+  move(promising)
+  carrier.active = true
+  type Then = { then: (fulfilled: (value: unknown) => void, rejected: (err: unknown) => void) => unknown }
+  const result = (promising.handler as (request: unknown, reply: unknown) => Then)('promise', { send: () => {} })
+  t.equal(await new Promise((resolve, reject) => { result.then(resolve, reject) }), 'value')
+  t.same(ran.slice(-2), ['promise', 'promise'], 'the handler and its then, each inside the request\'s context')
 })
