@@ -39,7 +39,7 @@ type Marks = Record<string, number>
 async function run (dir: string, variant: ServerConfig['variant']): Promise<Marks> {
   const config: ServerConfig = { variant, stub: stub.url, keys, upstreamKey: KEY }
   const proc = fork(join(dir, 'bench', 'server.js'), [], {
-    execArgv: values.prof === undefined || variant === 'plain' ? [] : ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', values.prof],
+    execArgv: values.prof === undefined || variant !== 'keyguard' ? [] : ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', values.prof],
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', BENCH_SERVER: JSON.stringify(config), ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -48,7 +48,7 @@ async function run (dir: string, variant: ServerConfig['variant']): Promise<Mark
     proc.on('exit', (code) => reject(new Error(`${dir}: exited with ${String(code)} before listening`)))
   })
   // Beside the profile, so bench/profile.ts --window can cut it at the boot marks.
-  if (values.prof !== undefined && variant !== 'plain') {
+  if (values.prof !== undefined && variant === 'keyguard') {
     await mkdir(values.prof, { recursive: true })
     await writeFile(join(values.prof, `${String(proc.pid)}.marks.json`), JSON.stringify(marks))
   }

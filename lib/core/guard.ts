@@ -304,7 +304,9 @@ export class Guard {
   /** One check of a key, for the schedule: never rejects; `undefined` when it was aborted or the guard closed. */
   async #check (name: string, deadline?: number): Promise<Plan | undefined> {
     const entry = this.#entries.get(name) as Entry
-    const next = await check(this.#context, entry, deadline)
+    // What the check reads of the key's result: a key never checked has its pending result unworded.
+    const { spec, secret, strikes } = entry
+    const next = await check(this.#context, { spec, secret, strikes, result: entry.peek() ?? PENDING }, deadline)
     if (this.#closed || next === undefined) return undefined
     if (next === HOLD) {
       entry.strikes++
