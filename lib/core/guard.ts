@@ -56,7 +56,7 @@ class Entry {
   }
 }
 
-/** What `transition` reads of a pending result. */
+/** What a check and `transition` read of a pending result, without wording it. */
 const PENDING = Object.freeze({ status: 'fail', cause: 'pending' } as const)
 
 /**

@@ -5,8 +5,8 @@ import type { RouteConfig, RouteContext } from './route-config.js'
  * keyguard's request hooks are global (Fastify gives them to every route of the context, however the
  * plugin was registered), and a global hook costs every route a hook runner per request, even where it
  * has nothing to do. A route whose first request shows it needs a hook no longer has it in its list:
- * Fastify reads a route's hook lists from the route's context on each request, and skips a runner
- * where the list is `null`. This file owns those writes; each is fail-closed:
+ * Fastify reads a route's hook lists (and its handler) from the route's context on each request, and
+ * skips a runner where the list is `null`. This file owns those writes; each is fail-closed:
  *
  * - A list is replaced by a new array, never spliced: a runner in progress keeps iterating the old one.
  * - A hook's entry is known by identity: its own `bind` records the bound copy Fastify makes for each
