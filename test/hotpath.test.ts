@@ -247,17 +247,17 @@ const CHAT = '/inference/v1/chat/completions'
 const AS_GOOD = { method: 'POST', headers: { authorization: `Bearer ${GOOD}` }, body: '{}' }
 const sends = (list: Hook[] | null): number => (list ?? []).filter((hook) => hook.name === 'bound onSend').length
 
-test('the conversion\'s onSend is shed with the gate; every conversion path converts on a later request', async (t) => {
-  const stub = await stubFor(t, { keys: [GOOD] })
+/**
+ * An app with keyguard on the stand-in, and an onSend hook of the app's, ahead of keyguard's, that calls the
+ * upstream itself when asked (`?send`): a mark during the onSend phase. It passes the upstream's answer through.
+ */
+async function upstreamApp (t: Test, stub: Stub, order: string[]): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
-  const order: string[] = []
-  // An app onSend hook ahead of keyguard's that itself calls the upstream (a mark during the onSend phase).
   app.addHook('onSend', async (request, reply, payload) => {
     if ((request.query as { send?: string }).send === undefined) return payload
     order.push('app onSend calls the upstream')
     const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
-    // It passes the upstream's answer through.
     reply.code(res.status)
     return res.text()
   })
@@ -266,6 +266,13 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
     env: { FIREWORKS_API_KEY: GOOD },
     probe: { interval: 0, retries: 0 }
   })
+  return app
+}
+
+test('the conversion\'s onSend is shed with the gate; every conversion path converts on a later request', async (t) => {
+  const stub = await stubFor(t, { keys: [GOOD] })
+  const order: string[] = []
+  const app = await upstreamApp(t, stub, order)
   const contexts: Record<string, Context> = {}
   const call = () => app.keyguard.fetch(`${stub.url}${CHAT}`, {
     method: 'POST', headers: { authorization: `Bearer ${GOOD}`, 'content-type': 'application/json' }, body: '{}'
@@ -426,20 +433,7 @@ test('the onSend shedder keeps the hook where the list is not as expected; marks
 
 test('the context hook moves into the handler where it is the route\'s last preHandler; every handler kind keeps its request', async (t) => {
   const stub = await stubFor(t, { keys: [GOOD] })
-  const app = Fastify({ logger: false })
-  t.teardown(() => app.close())
-  // An app onSend hook that calls the upstream: run by the reply a handler's result is sent with.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if ((request.query as { send?: string }).send === undefined) return payload
-    const res = await app.keyguard.fetch(`${stub.url}${CHAT}`, AS_GOOD)
-    reply.code(res.status)
-    return res.text()
-  })
-  await app.register(keyguard, {
-    keys: [{ provider: 'fireworks', baseUrl: `${stub.url}/inference` }],
-    env: { FIREWORKS_API_KEY: GOOD },
-    probe: { interval: 0, retries: 0 }
-  })
+  const app = await upstreamApp(t, stub, [])
   type Handled = Context & { preHandler: Hook[] | null, handler: Hook }
   const contexts: Record<string, Handled> = {}
   const seen = (request: FastifyRequest): void => { contexts[String(request.routeOptions.url)] = contextOf(request) as Handled }
