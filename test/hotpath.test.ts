@@ -298,6 +298,12 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
     return client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
   })
   app.get('/in-onsend', async (request) => { calls(request); return { ok: true } })
+  // A gated route keeps its gate, and sheds the conversion's onSend too.
+  app.get('/gated-call', { config: { keyguard: 'fireworks' } }, async (request, reply) => {
+    if (!calls(request)) return { ok: true }
+    const res = await call()
+    return reply.code(res.status).header('content-type', 'application/json').send(await res.text())
+  })
   app.register(async (child) => {
     // The application's own error handler: a 401 passes to the conversion, its own 503 mapping stays.
     child.setErrorHandler((_error: Error, request, reply) => {
@@ -319,12 +325,13 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
   await app.ready()
   t.ok(app.keyguard.fetch, 'the watching client is in use (every request enters its context)')
 
-  const urls = ['/passed', '/response', '/stream', '/sdk', '/mapped', '/in-onsend', '/nowhere']
+  const urls = ['/passed', '/response', '/stream', '/sdk', '/mapped', '/in-onsend', '/gated-call', '/nowhere']
   for (const url of urls) {
     const status = url === '/nowhere' ? 404 : 200
     for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, status, `${url}: unmarked`)
   }
   for (const [name, context] of Object.entries(contexts)) t.equal(sends(context.onSend), 0, `${name}: onSend shed`)
+  t.equal(gates(contexts['GET /gated-call']?.onRequest ?? null), 1, 'GET /gated-call: the gate stays')
   t.equal((await app.inject({ method: 'HEAD', url: '/passed' })).statusCode, 200)
   t.equal(sends(contexts['HEAD /passed']?.onSend ?? null), 0, 'HEAD /passed: onSend shed')
 
@@ -339,6 +346,8 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
     }
     return res
   }
+  // First: the 401 makes keyguard recheck the key, which then fails, and the gate refuses the route.
+  await converted('/gated-call?call=1')
   for (let i = 0; i < 2; i++) {
     for (const url of ['/passed', '/response', '/stream', '/sdk', '/mapped', '/nowhere']) {
       await converted(`${url}?call=${i}`)
@@ -355,7 +364,7 @@ test('the conversion\'s onSend is shed with the gate; every conversion path conv
   }
   t.equal(contexts['GET /in-onsend']?.onSend?.[1]?.name, 'bound onSend', 'at its place: after the app\'s earlier hook')
   t.equal(contexts['GET /in-onsend']?.onSend?.length, 2)
-  t.equal(stub.requests.filter((r) => r.path === CHAT).length, 17, 'every marked request called the upstream once')
+  t.equal(stub.requests.filter((r) => r.path === CHAT).length, 18, 'every marked request called the upstream once')
 })
 
 /** An app whose key passes, with `problem` as given, its upstream calls sent to the stand-in's chat route. */

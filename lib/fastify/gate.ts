@@ -52,7 +52,8 @@ export function checkRoute (route: RouteOptions, guard: GateView): void {
  * failing, the route answers 503 problem+json with `Retry-After` and its handler and hooks do not run.
  * A `config.keyguard` that cannot be enforced refuses every request (fail closed) and is logged once.
  * A route without `config.keyguard` has the gate taken off on its first request (shed.ts), and put back
- * as soon as its config is given one; `shedAlso` is told, to take other hooks off that route.
+ * as soon as its config is given one; `shedAlso` is told of every route, gated or not, to take other hooks
+ * off it (the conversion's `onSend`, put back when a request of the route is marked).
  */
 export function gateHook (guard: GateView, shedAlso?: (context: RouteContext) => void): onRequestHookHandler {
   // Per route config, with the value it was parsed from: a config.keyguard changed at runtime is parsed again.
@@ -66,6 +67,9 @@ export function gateHook (guard: GateView, shedAlso?: (context: RouteContext) =>
       if (shed(context, config) === 'shed') shedAlso?.(context as RouteContext)
       return done()
     }
+    // A gated route keeps the gate; the other hooks go (`shedAlso` looks at a route once).
+    const context = contextOf(request)
+    if (typeof context === 'object' && context !== null) shedAlso?.(context)
     const cached = parsed.get(config)
     let gate = cached?.gate
     if (gate === undefined || cached?.from !== config.keyguard) {
