@@ -14,7 +14,7 @@ import { sanitise } from '../upstream/sanitise.js'
 import { kHit } from '../upstream/watch.js'
 import { routeContextReader } from './route-config.js'
 import type { RouteContext } from './route-config.js'
-import { handlerShedder, sendShedder } from './shed.js'
+import { sendShedder } from './shed.js'
 import type { Upstream, UpstreamHit } from '../upstream/watch.js'
 
 /** What the conversion needs of the guard: no more. */
@@ -271,15 +271,10 @@ export function upstreamUnauthorized (guard: ConversionView, conversion: Convers
  * Carries the request to the upstream calls its handler makes (one global `preHandler` hook, as
  * `@fastify/request-context` does), so an answer seen by the watching client can be tied to the reply.
  * `preHandler` is the last hook before the handler, and runs it in the same turn: the body has been read
- * (a POST's `end` event runs outside any context entered in `onRequest`). On a route's first request the
- * hook moves into the route's handler, where it is the route's last preHandler (shed.ts).
+ * (a POST's `end` event runs outside any context entered in `onRequest`).
  */
 export function contextHook (upstream: Upstream): preHandlerHookHandler {
-  const contextOf = routeContextReader()
-  const hook: preHandlerHookHandler = function keyguardContext (request, _reply, done) {
-    move(contextOf(request))
+  return function keyguardContext (request, _reply, done) {
     upstream.run(request, done)
   }
-  const move = handlerShedder(hook, upstream)
-  return hook
 }

@@ -5,7 +5,7 @@ import type { RouteConfig, RouteContext } from './route-config.js'
  * keyguard's request hooks are global (Fastify gives them to every route of the context, however the
  * plugin was registered), and a global hook costs every route a hook runner per request, even where it
  * has nothing to do. A route whose first request shows it needs a hook no longer has it in its list:
- * Fastify reads a route's hook lists (and its handler) from the route's context on each request, and
+ * Fastify reads a route's hook lists from the route's context on each request, and
  * skips a runner where the list is `null`. This file owns those writes; each is fail-closed:
  *
  * - A list is replaced by a new array, never spliced: a runner in progress keeps iterating the old one.
@@ -152,70 +152,5 @@ export function sendShedder (hook: object): SendShedder {
       ;(context as RouteContext).onSend = put((context as RouteContext).onSend, taken)
       taken.rest?.push(taken.entry)
     }
-  }
-}
-
-/**
- * `run`: runs `fn` with `request` reachable from the upstream calls it makes (`Upstream.run`); `active`:
- * whether a request enters a context at all (the watching client is in use).
- */
-type Carrier = { run: (request: never, fn: () => unknown) => unknown, readonly active: boolean }
-
-type Sender = { send: (payload: unknown) => unknown }
-type Thenable = { then: (onFulfilled: unknown, onRejected: unknown) => unknown }
-
-/**
- * What Fastify does with a handler's result, done inside the request's context, as it was when the hook
- * ran the handler (Fastify's code after the handler ran inside the hook's `run`): a value is sent now, so
- * the `onSend` hooks (which may call an upstream) run in the context; a promise is handed back as a
- * thenable whose `then` (Fastify calls it once) attaches in the context, so what runs when it settles (the
- * send, the error handler) has the request too.
- */
-function settle (result: unknown, request: never, reply: Sender, carrier: Carrier): unknown {
-  if (result === undefined) return undefined
-  if (result !== null && typeof (result as Partial<Thenable>).then === 'function') {
-    // Fastify calls `then` right after the handler, in this turn: without a context to enter then, the
-    // promise is handed on as it is.
-    if (!carrier.active) return result
-    const thenable = result as Thenable
-    return {
-      then: (fulfilled: unknown, rejected: unknown) => carrier.run(request, () => thenable.then(fulfilled, rejected))
-    }
-  }
-  reply.send(result)
-  return undefined
-}
-
-/**
- * Moves the context hook (one global `preHandler`, which runs the rest of the request, the handler, with
- * the request reachable from its upstream calls) into the route's handler while the watching client is
- * unused: on a route's first request, where the hook is the route's last `preHandler` (no hook after it
- * could make an upstream call), the route's handler becomes one that runs the original inside `run`, and
- * the hook leaves the list. The same code runs in the same turn with the same request; Fastify's
- * preHandler runner no longer does, on every request of every route (issue 17, case 1). Once the client
- * is in use, a request enters a context for real, which the hook does with less allocation than the
- * handler's promise wrapped for it: the first request of a moved route after that puts the hook back at
- * its place, and the original handler. A route whose list or handler is not as expected, or where
- * another preHandler follows, keeps the hook.
- */
-export function handlerShedder (hook: object, carrier: Carrier): (context: RouteContext | undefined) => void {
-  const owns = owned(hook)
-  const seen = new WeakSet<object>()
-  return (context) => {
-    if (carrier.active || context === undefined || context === null || typeof context !== 'object') return
-    if (seen.has(context)) return
-    seen.add(context)
-    const list = context.preHandler
-    const taken = take(list, owns)
-    const handler = context.handler
-    if (taken === undefined || taken.index !== (list as unknown[]).length - 1 || typeof handler !== 'function') return
-    context.handler = function keyguardHandler (this: unknown, request: never, reply: Sender): unknown {
-      if (carrier.active && context.handler === keyguardHandler) {
-        context.handler = handler
-        context.preHandler = put(context.preHandler, taken)
-      }
-      return carrier.run(request, () => settle(handler.call(this, request, reply), request, reply, carrier))
-    }
-    context.preHandler = taken.rest
   }
 }

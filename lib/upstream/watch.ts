@@ -75,11 +75,6 @@ export class Upstream {
     this.#targets = targetsOf(keys)
   }
 
-  /** Whether the watching client is in use: only then does a request enter a context. */
-  get active (): boolean {
-    return this.#active
-  }
-
   /** Runs a route handler with its request reachable from the upstream calls it makes. */
   run<T> (request: object, fn: () => T): T {
     if (this.#active) return this.#store.run(request, fn)
