@@ -68,6 +68,7 @@ const send = (message: Message): void => { process.send?.(message) }
  */
 async function bareProbes (stub: string, keys: number, http1: boolean): Promise<void> {
   const values = keys === 0 ? [process.env.FIREWORKS_API_KEY] : Array.from({ length: keys }, (_, i) => process.env[`K${i + 1}`])
+  // Fireworks' probe path, written out: the floor child imports nothing of keyguard (lib/providers/fireworks.ts).
   const path = '/v1/accounts/fireworks/models?pageSize=1'
   if (http1) {
     // A stand-in without HTTP/2: a keep-alive agent, a connection per concurrent request, as keyguard's.

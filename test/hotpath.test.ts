@@ -432,6 +432,8 @@ test('the onSend shedder keeps the hook where the list is not as expected; marks
   sheds.shed(context)
   t.equal(context.onSend, null)
   sheds.shed(context)
+  sheds.shed(undefined)
+  sheds.shed(null as unknown as RouteContext)
   sheds.marked(undefined)
   sheds.marked(odd)
   sheds.marked(context)

@@ -77,9 +77,9 @@ function formsOf (secret: string): Forms {
   const found = new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])
   for (const shift of [0, 1, 2]) {
     // The secret's UTF-8 after `shift` zero bytes (U+0000 is one zero byte in UTF-8): one buffer per shift.
-    const bytes = Buffer.from('\0'.repeat(shift) + secret)
-    if (shift === 0) for (const form of b64(bytes)) found.add(form)
-    for (const form of b64(bytes)) found.add(form.slice(shift === 0 ? 0 : 4, -4))
+    const encoded = b64(Buffer.from('\0'.repeat(shift) + secret))
+    if (shift === 0) for (const form of encoded) found.add(form)
+    for (const form of encoded) found.add(form.slice(shift === 0 ? 0 : 4, -4))
   }
   // A form shorter than the secret would match ordinary text; the rule stays a piece of the secret's length.
   const whole = [...found].filter((form) => form.length >= Math.min(PIECE, secret.length))

@@ -129,7 +129,7 @@ function discard (payload: unknown): void {
 export function conversionHooks (guard: ConversionView, upstream: Upstream, conversion: Conversion): {
   onError: onErrorHookHandler
   onSend: onSendHookHandler
-  shed: (context: RouteContext) => void
+  shed: (context: RouteContext | undefined) => void
   marked: (request: object) => void
 } {
   const byPredicate = (error: unknown, request: FastifyRequest): { status: number, key?: string } | undefined => {

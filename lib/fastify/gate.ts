@@ -55,21 +55,22 @@ export function checkRoute (route: RouteOptions, guard: GateView): void {
  * as soon as its config is given one; `shedAlso` is told of every route, gated or not, to take other hooks
  * off it (the conversion's `onSend`, put back when a request of the route is marked).
  */
-export function gateHook (guard: GateView, shedAlso?: (context: RouteContext) => void): onRequestHookHandler {
+export function gateHook (
+  guard: GateView, shedAlso?: (context: RouteContext | undefined) => void
+): onRequestHookHandler {
   // Per route config, with the value it was parsed from: a config.keyguard changed at runtime is parsed again.
   const parsed = new WeakMap<object, { from: unknown, gate: Gate }>()
   const contextOf = routeContextReader()
   const configOf = routeConfigReader(contextOf)
   const hook: onRequestHookHandler = function keyguardGate (request, reply, done) {
     const config = configOf(request)
+    const context = contextOf(request)
     if (config.keyguard === undefined) {
-      const context = contextOf(request)
-      if (shed(context, config) === 'shed') shedAlso?.(context as RouteContext)
+      if (shed(context, config) === 'shed') shedAlso?.(context)
       return done()
     }
     // A gated route keeps the gate; the other hooks go (`shedAlso` looks at a route once).
-    const context = contextOf(request)
-    if (typeof context === 'object' && context !== null) shedAlso?.(context)
+    shedAlso?.(context)
     const cached = parsed.get(config)
     let gate = cached?.gate
     if (gate === undefined || cached?.from !== config.keyguard) {

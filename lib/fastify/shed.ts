@@ -5,8 +5,8 @@ import type { RouteConfig, RouteContext } from './route-config.js'
  * keyguard's request hooks are global (Fastify gives them to every route of the context, however the
  * plugin was registered), and a global hook costs every route a hook runner per request, even where it
  * has nothing to do. A route whose first request shows it needs a hook no longer has it in its list:
- * Fastify reads a route's hook lists from the route's context on each request, and
- * skips a runner where the list is `null`. This file owns those writes; each is fail-closed:
+ * Fastify reads a route's hook lists from the route's context on each request, and skips a runner
+ * where the list is `null`. This file owns those writes; each is fail-closed:
  *
  * - A list is replaced by a new array, never spliced: a runner in progress keeps iterating the old one.
  * - A hook's entry is known by identity: its own `bind` records the bound copy Fastify makes for each
@@ -118,8 +118,8 @@ export function gateShedder (hook: object): Shedder {
 
 /** The conversion's `onSend`, taken off a route until a request of the route is marked. */
 export interface SendShedder {
-  /** Takes the hook off the route (once per route; the gate calls it as it sheds itself). */
-  shed: (context: RouteContext) => void
+  /** Takes the hook off the route (once per route; the gate calls it on every route's first request). */
+  shed: (context: RouteContext | undefined) => void
   /** A request of the route is marked with an upstream failure: the hook is back before its reply is sent. */
   marked: (context: RouteContext | undefined) => void
 }
@@ -138,7 +138,7 @@ export function sendShedder (hook: object): SendShedder {
   const off = new WeakMap<RouteContext, Taken>()
   return {
     shed (context) {
-      if (seen.has(context)) return
+      if (context === undefined || context === null || seen.has(context)) return
       seen.add(context)
       const taken = take(context.onSend, owns)
       if (taken === undefined) return
